@@ -1,0 +1,227 @@
+#include "fastrerank/packing.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace fastrerank {
+namespace {
+
+void check_types(const std::vector<int64_t>& ids, const std::vector<int64_t>& types,
+                 const char* part) {
+    if (ids.size() != types.size()) {
+        throw std::invalid_argument(std::string("pair template: ") + part + " has " +
+                                    std::to_string(ids.size()) + " token ids but " +
+                                    std::to_string(types.size()) + " type ids");
+    }
+}
+
+int64_t* put(int64_t* dst, const std::vector<int64_t>& src) {
+    return std::copy(src.begin(), src.end(), dst);
+}
+
+int64_t* put_ids(int64_t* dst, const int32_t* src, int64_t n) {
+    return std::copy(src, src + n, dst);
+}
+
+}  // namespace
+
+void PairTemplate::validate() const {
+    check_types(prefix, prefix_types, "prefix");
+    check_types(middle, middle_types, "middle");
+    check_types(suffix, suffix_types, "suffix");
+}
+
+void Ragged::validate(const char* what) const {
+    if (offsets.empty()) {
+        throw std::invalid_argument(std::string(what) +
+                                    ": offsets need n + 1 entries, starting with 0; got none");
+    }
+    if (offsets[0] < 0) {
+        throw std::invalid_argument(std::string(what) + ": offsets[0] is negative (" +
+                                    std::to_string(offsets[0]) + ")");
+    }
+    for (size_t i = 1; i < offsets.size(); ++i) {
+        if (offsets[i] < offsets[i - 1]) {
+            throw std::invalid_argument(std::string(what) + ": offsets are out of order at " +
+                                        std::to_string(i) + " (" +
+                                        std::to_string(offsets[i - 1]) + " then " +
+                                        std::to_string(offsets[i]) + ")");
+        }
+    }
+    const auto end = static_cast<uint64_t>(offsets.back());
+    if (end > values.size()) {
+        throw std::invalid_argument(std::string(what) + ": offsets end at " +
+                                    std::to_string(end) + ", past the " +
+                                    std::to_string(values.size()) + " token ids given");
+    }
+    if (offsets.size() - 1 > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+        throw std::invalid_argument(std::string(what) + ": more than 2^31 - 1 entries");
+    }
+}
+
+int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length) {
+    const int64_t content = max_length - tpl.special_tokens();
+    if (content < 2) {
+        throw std::invalid_argument(
+            "max_length " + std::to_string(max_length) + " leaves " + std::to_string(content) +
+            " tokens beside the template's " + std::to_string(tpl.special_tokens()) +
+            " special tokens; at least 2 are needed (one query, one document token)");
+    }
+    return content / 2;
+}
+
+PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
+                   const PairTemplate& tpl, const PackOptions& opt) {
+    tpl.validate();
+    queries.validate("queries");
+    docs.validate("documents");
+    if (opt.max_length > std::numeric_limits<int32_t>::max()) {
+        throw std::invalid_argument("max_length " + std::to_string(opt.max_length) +
+                                    " is larger than 2^31 - 1");
+    }
+    const int64_t q_limit = query_token_limit(tpl, opt.max_length);
+    if (opt.max_tokens_per_doc < 1) {
+        throw std::invalid_argument("max_tokens_per_doc must be at least 1, got " +
+                                    std::to_string(opt.max_tokens_per_doc));
+    }
+    if (opt.max_batch_tokens < 1) {
+        throw std::invalid_argument("max_batch_tokens must be at least 1, got " +
+                                    std::to_string(opt.max_batch_tokens));
+    }
+    const int64_t nq = queries.size();
+    const int64_t nd = docs.size();
+    if (!doc_query.empty() && static_cast<int64_t>(doc_query.size()) != nd) {
+        throw std::invalid_argument("doc_query has " + std::to_string(doc_query.size()) +
+                                    " entries for " + std::to_string(nd) + " documents");
+    }
+    if (nd > 0 && nq == 0) {
+        throw std::invalid_argument("documents were given without a query");
+    }
+    for (size_t d = 0; d < doc_query.size(); ++d) {
+        if (doc_query[d] < 0 || doc_query[d] >= nq) {
+            throw std::invalid_argument("doc_query[" + std::to_string(d) + "] = " +
+                                        std::to_string(doc_query[d]) + " is not a query index (" +
+                                        std::to_string(nq) + " queries)");
+        }
+    }
+
+    PackPlan plan;
+    plan.query_tokens.resize(static_cast<size_t>(nq));
+    for (int64_t q = 0; q < nq; ++q) {
+        plan.query_tokens[q] = static_cast<int32_t>(std::min(queries.length(q), q_limit));
+    }
+
+    const int64_t special = tpl.special_tokens();
+    const int64_t content = opt.max_length - special;
+    plan.windows_per_doc.resize(static_cast<size_t>(nd));
+    std::vector<Row> rows;
+    rows.reserve(static_cast<size_t>(nd));
+    for (int64_t d = 0; d < nd; ++d) {
+        const int32_t q = doc_query.empty() ? 0 : doc_query[d];
+        const int64_t qt = plan.query_tokens[q];
+        const int64_t window = content - qt;  // >= 1 by query_token_limit
+        const int64_t kept = std::min(docs.length(d), opt.max_tokens_per_doc);
+        const int64_t n_windows = kept == 0 ? 1 : (kept + window - 1) / window;
+        if (n_windows > std::numeric_limits<int32_t>::max()) {
+            throw std::invalid_argument("document " + std::to_string(d) +
+                                        " needs more than 2^31 - 1 windows");
+        }
+        plan.windows_per_doc[d] = static_cast<int32_t>(n_windows);
+        for (int64_t w = 0; w < n_windows; ++w) {
+            Row r;
+            r.doc = static_cast<int32_t>(d);
+            r.query = q;
+            r.start = w * window;
+            r.part = static_cast<int32_t>(std::min(window, kept - r.start));
+            r.length = static_cast<int32_t>(special + qt + r.part);
+            rows.push_back(r);
+        }
+    }
+
+    // Counting sort, longest first; stable, so ties keep document then window order.
+    // Buckets span only the lengths present, so a huge max_length costs nothing.
+    int64_t max_len = 0;
+    for (const Row& r : rows) max_len = std::max<int64_t>(max_len, r.length);
+    std::vector<int64_t> starts(static_cast<size_t>(max_len) + 2, 0);
+    for (const Row& r : rows) ++starts[static_cast<size_t>(max_len - r.length) + 1];
+    for (size_t i = 1; i < starts.size(); ++i) starts[i] += starts[i - 1];
+    plan.rows.resize(rows.size());
+    for (const Row& r : rows) plan.rows[starts[static_cast<size_t>(max_len - r.length)]++] = r;
+
+    const int64_t n_rows = static_cast<int64_t>(plan.rows.size());
+    for (int64_t i = 0; i < n_rows;) {
+        const int64_t length = plan.rows[i].length;  // longest of the batch: rows are sorted
+        // Zero-length rows (no special tokens, empty query and document) are last; they
+        // cost nothing, so they share one batch.
+        const int64_t fit = length == 0 ? n_rows - i : std::max<int64_t>(1, opt.max_batch_tokens / length);
+        const int64_t count = std::min(fit, n_rows - i);
+        plan.batches.push_back(BatchSpan{count, length, i});
+        plan.padded_tokens += count * length;
+        i += count;
+    }
+    plan.row_docs.reserve(plan.rows.size());
+    for (const Row& r : plan.rows) {
+        plan.real_tokens += r.length;
+        plan.row_docs.push_back(r.doc);
+    }
+    return plan;
+}
+
+void fill_batch(const PackPlan& plan, int64_t b, const Ragged& queries, const Ragged& docs,
+                const PairTemplate& tpl, const PackOptions& opt, const BatchOut& out) {
+    if (b < 0 || b >= static_cast<int64_t>(plan.batches.size())) {
+        throw std::invalid_argument("batch " + std::to_string(b) + " is not in the plan (" +
+                                    std::to_string(plan.batches.size()) + " batches)");
+    }
+    const BatchSpan& batch = plan.batches[b];
+    const int64_t L = batch.length;
+    for (int64_t i = 0; i < batch.rows; ++i) {
+        const Row& r = plan.rows[batch.row_begin + i];
+        const int64_t qt = plan.query_tokens[r.query];
+        int64_t* ids = out.input_ids + i * L;
+        int64_t* p = ids;
+        p = put(p, tpl.prefix);
+        p = put_ids(p, queries.begin(r.query), qt);
+        p = put(p, tpl.middle);
+        p = put_ids(p, docs.begin(r.doc) + r.start, r.part);
+        p = put(p, tpl.suffix);
+        std::fill(p, ids + L, opt.pad_id);
+
+        int64_t* mask = out.attention_mask + i * L;
+        std::fill(mask, mask + r.length, 1);
+        std::fill(mask + r.length, mask + L, 0);
+
+        if (out.token_type_ids != nullptr) {
+            int64_t* t = out.token_type_ids + i * L;
+            t = put(t, tpl.prefix_types);
+            t = std::fill_n(t, qt, tpl.query_type);
+            t = put(t, tpl.middle_types);
+            t = std::fill_n(t, r.part, tpl.doc_type);
+            t = put(t, tpl.suffix_types);
+            std::fill(t, out.token_type_ids + (i + 1) * L, 0);
+        }
+    }
+}
+
+Packed pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
+            const PairTemplate& tpl, const PackOptions& opt) {
+    Packed packed;
+    packed.plan = plan_pack(queries, docs, doc_query, tpl, opt);
+    const auto total = static_cast<size_t>(packed.plan.padded_tokens);
+    packed.input_ids.resize(total);
+    packed.attention_mask.resize(total);
+    packed.token_type_ids.resize(total);
+    int64_t offset = 0;
+    for (size_t b = 0; b < packed.plan.batches.size(); ++b) {
+        const BatchSpan& batch = packed.plan.batches[b];
+        const BatchOut out{packed.input_ids.data() + offset, packed.attention_mask.data() + offset,
+                           packed.token_type_ids.data() + offset};
+        fill_batch(packed.plan, static_cast<int64_t>(b), queries, docs, tpl, opt, out);
+        offset += batch.rows * batch.length;
+    }
+    return packed;
+}
+
+}  // namespace fastrerank

@@ -1,0 +1,237 @@
+// Python face of cpp/packing: PairTemplate, pack() and the Packed plan whose batches are
+// materialised one at a time.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "bindings.hpp"
+#include "fastrerank/packing.hpp"
+
+namespace fastrerank::bindings {
+namespace {
+
+// A plan plus the arrays it reads: holding the ndarrays keeps their memory alive for as long
+// as batches can still be filled from it.
+class PackedInputs {
+public:
+    PackedInputs(In1D<int32_t> query_ids, In1D<int64_t> query_offsets, In1D<int32_t> doc_ids,
+                 In1D<int64_t> doc_offsets, In1D<int32_t> doc_query, PairTemplate tpl,
+                 PackOptions opt, bool token_type_ids)
+        : query_ids_(std::move(query_ids)),
+          query_offsets_(std::move(query_offsets)),
+          doc_ids_(std::move(doc_ids)),
+          doc_offsets_(std::move(doc_offsets)),
+          doc_query_(std::move(doc_query)),
+          tpl_(std::move(tpl)),
+          opt_(opt),
+          token_type_ids_(token_type_ids) {}
+
+    void plan() {
+        plan_ = plan_pack(queries(), docs(), view(doc_query_), tpl_, opt_);
+    }
+
+    const PackPlan& get() const { return plan_; }
+    bool has_token_type_ids() const { return token_type_ids_; }
+
+    void fill(int64_t b, const BatchOut& out) const {
+        fill_batch(plan_, b, queries(), docs(), tpl_, opt_, out);
+    }
+
+private:
+    Ragged queries() const { return Ragged{view(query_ids_), view(query_offsets_)}; }
+    Ragged docs() const { return Ragged{view(doc_ids_), view(doc_offsets_)}; }
+
+    In1D<int32_t> query_ids_;
+    In1D<int64_t> query_offsets_;
+    In1D<int32_t> doc_ids_;
+    In1D<int64_t> doc_offsets_;
+    In1D<int32_t> doc_query_;
+    PairTemplate tpl_;
+    PackOptions opt_;
+    bool token_type_ids_;
+    PackPlan plan_;
+};
+
+// A view of `n` elements at `data`, memory that lives inside `self` (a Packed), keeping
+// `self` alive.
+template <class T>
+using ReadOnly1D = nb::ndarray<nb::numpy, const T, nb::ndim<1>>;
+
+template <class T>
+ReadOnly1D<T> member_view(nb::handle self, const T* data, size_t n) {
+    return ReadOnly1D<T>(data, {n}, self);
+}
+
+using BatchTuple = std::tuple<Out2D<int64_t>, Out2D<int64_t>, std::optional<Out2D<int64_t>>,
+                              ReadOnly1D<int32_t>>;
+
+// The three token arrays share one uninitialised allocation (fill_batch writes every
+// element); the row map is a view of the plan, so dropping a batch's inputs frees them even
+// while its row map is kept for scoring.
+BatchTuple batch(nb::handle self_handle, int64_t b) {
+    const auto& self = nb::cast<const PackedInputs&>(self_handle);
+    const auto& plan = self.get();
+    const auto n_batches = static_cast<int64_t>(plan.batches.size());
+    if (b < 0) b += n_batches;
+    if (b < 0 || b >= n_batches) {
+        throw nb::index_error(
+            ("batch index out of range (" + std::to_string(n_batches) + " batches)").c_str());
+    }
+    const BatchSpan span = plan.batches[b];
+    const auto n = static_cast<size_t>(span.rows * span.length);
+    const size_t arrays = self.has_token_type_ids() ? 3 : 2;
+    auto* buf = new int64_t[arrays * n];
+    nb::capsule owner(buf, [](void* p) noexcept { delete[] static_cast<int64_t*>(p); });
+    {
+        nb::gil_scoped_release release;
+        self.fill(b, BatchOut{buf, buf + n, arrays == 3 ? buf + 2 * n : nullptr});
+    }
+    const size_t shape[2] = {static_cast<size_t>(span.rows), static_cast<size_t>(span.length)};
+    std::optional<Out2D<int64_t>> types;
+    if (arrays == 3) types = Out2D<int64_t>(buf + 2 * n, 2, shape, owner);
+    return {Out2D<int64_t>(buf, 2, shape, owner), Out2D<int64_t>(buf + n, 2, shape, owner),
+            std::move(types),
+            member_view(self_handle, plan.row_docs.data() + span.row_begin,
+                        static_cast<size_t>(span.rows))};
+}
+
+template <class T>
+ReadOnly1D<T> member_view(nb::handle self, const std::vector<T>& v) {
+    return member_view(self, v.data(), v.size());
+}
+
+}  // namespace
+
+void register_packing(nb::module_& m) {
+    nb::class_<PairTemplate>(m, "PairTemplate",
+                             "How a (query, document) pair becomes one model row:\n"
+                             "prefix + query + middle + document + suffix, with a token type id\n"
+                             "for every special token and one for each of the two texts.\n\n"
+                             "BERT: prefix=[CLS], middle=[SEP], suffix=[SEP], doc_type=1.\n"
+                             "XLM-R: prefix=<s>, middle=</s></s>, suffix=</s>, all types 0.")
+        .def(
+            "__init__",
+            [](PairTemplate* t, std::vector<int64_t> prefix, std::vector<int64_t> prefix_types,
+               int64_t query_type, std::vector<int64_t> middle, std::vector<int64_t> middle_types,
+               int64_t doc_type, std::vector<int64_t> suffix, std::vector<int64_t> suffix_types) {
+                new (t) PairTemplate{std::move(prefix), std::move(prefix_types), query_type,
+                                     std::move(middle), std::move(middle_types), doc_type,
+                                     std::move(suffix), std::move(suffix_types)};
+                t->validate();
+            },
+            nb::kw_only(), nb::arg("prefix"), nb::arg("prefix_types"), nb::arg("query_type"),
+            nb::arg("middle"), nb::arg("middle_types"), nb::arg("doc_type"), nb::arg("suffix"),
+            nb::arg("suffix_types"))
+        .def_ro("prefix", &PairTemplate::prefix)
+        .def_ro("prefix_types", &PairTemplate::prefix_types)
+        .def_ro("query_type", &PairTemplate::query_type)
+        .def_ro("middle", &PairTemplate::middle)
+        .def_ro("middle_types", &PairTemplate::middle_types)
+        .def_ro("doc_type", &PairTemplate::doc_type)
+        .def_ro("suffix", &PairTemplate::suffix)
+        .def_ro("suffix_types", &PairTemplate::suffix_types)
+        .def_prop_ro("special_tokens", &PairTemplate::special_tokens,
+                     "Number of special tokens the template adds to every row.")
+        .def("__repr__", [](const PairTemplate& t) {
+            auto list = [](const std::vector<int64_t>& v) {
+                std::string s = "[";
+                for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+                return s + "]";
+            };
+            return "PairTemplate(prefix=" + list(t.prefix) + ", middle=" + list(t.middle) +
+                   ", suffix=" + list(t.suffix) + ", query_type=" + std::to_string(t.query_type) +
+                   ", doc_type=" + std::to_string(t.doc_type) + ")";
+        });
+
+    m.def("query_token_limit", &query_token_limit, nb::arg("template"), nb::arg("max_length"),
+          "The most query tokens a row keeps: half (rounded down) of what the window leaves\n"
+          "beside the template's special tokens. Longer queries are cut to this.");
+
+    nb::class_<PackedInputs>(m, "Packed",
+                             "The packing plan of one call: rows sorted longest first and cut\n"
+                             "into token-budget batches. Index it to materialise a batch.")
+        .def("__len__", [](const PackedInputs& p) { return p.get().batches.size(); })
+        .def("batch", &batch, nb::arg("index"),
+             "Batch `index` as (input_ids, attention_mask, token_type_ids or None, row_docs):\n"
+             "int64 [rows, length] arrays padded to the batch's longest row, and for each row\n"
+             "the index of its document. Fresh arrays, filled with the GIL released.")
+        .def_prop_ro("batch_shapes",
+                     [](const PackedInputs& p) {
+                         std::vector<std::pair<int64_t, int64_t>> shapes;
+                         for (const auto& b : p.get().batches) shapes.emplace_back(b.rows, b.length);
+                         return shapes;
+                     },
+                     "(rows, length) of every batch, in order.")
+        .def_prop_ro("windows_per_doc",
+                     [](nb::handle self) {
+                         return member_view(self, nb::cast<PackedInputs&>(self).get().windows_per_doc);
+                     },
+                     "int32 [n_docs]: how many rows (windows) each document became.")
+        .def_prop_ro("query_tokens",
+                     [](nb::handle self) {
+                         return member_view(self, nb::cast<PackedInputs&>(self).get().query_tokens);
+                     },
+                     "int32 [n_queries]: how many tokens each query kept.")
+        .def_prop_ro("row_docs",
+                     [](nb::handle self) {
+                         return member_view(self, nb::cast<PackedInputs&>(self).get().row_docs);
+                     },
+                     "int32 [n_rows]: the document of every row, in batch order.")
+        .def_prop_ro("n_rows", [](const PackedInputs& p) { return p.get().rows.size(); },
+                     "Total rows (windows) over all batches.")
+        .def_prop_ro("real_tokens", [](const PackedInputs& p) { return p.get().real_tokens; },
+                     "Tokens that are not padding.")
+        .def_prop_ro("padded_tokens", [](const PackedInputs& p) { return p.get().padded_tokens; },
+                     "Sum over batches of rows x length: what the model computes.");
+
+    m.def(
+        "pack",
+        [](In1D<int32_t> query_ids, In1D<int32_t> doc_ids, In1D<int64_t> doc_offsets,
+           const PairTemplate& tpl, int64_t max_length, int64_t max_tokens_per_doc,
+           int64_t max_batch_tokens, int64_t pad_id, bool token_type_ids,
+           std::optional<In1D<int64_t>> query_offsets, std::optional<In1D<int32_t>> doc_query) {
+            if (!query_offsets) {
+                auto* single = new std::vector<int64_t>{0, static_cast<int64_t>(query_ids.shape(0))};
+                nb::capsule owner(single, [](void* p) noexcept {
+                    delete static_cast<std::vector<int64_t>*>(p);
+                });
+                query_offsets = In1D<int64_t>(single->data(), {single->size()}, owner);
+            }
+            In1D<int32_t> no_query_map(nullptr, {0}, nb::handle());
+            auto inputs = std::make_unique<PackedInputs>(
+                std::move(query_ids), std::move(*query_offsets), std::move(doc_ids),
+                std::move(doc_offsets), doc_query ? std::move(*doc_query) : no_query_map, tpl,
+                PackOptions{max_length, max_tokens_per_doc, max_batch_tokens, pad_id},
+                token_type_ids);
+            {
+                nb::gil_scoped_release release;
+                inputs->plan();
+            }
+            return inputs.release();
+        },
+        nb::arg("query_ids"), nb::arg("doc_ids"), nb::arg("doc_offsets"), nb::arg("template"),
+        nb::kw_only(), nb::arg("max_length"), nb::arg("max_tokens_per_doc"),
+        nb::arg("max_batch_tokens"), nb::arg("pad_id"), nb::arg("token_type_ids") = true,
+        nb::arg("query_offsets") = nb::none(), nb::arg("doc_query") = nb::none(),
+        nb::rv_policy::take_ownership,
+        "Plans the rows and batches for a query and its documents (token ids without special\n"
+        "tokens; documents ragged: doc_ids flat, doc_offsets n_docs + 1 entries).\n\n"
+        "Several queries at once: query_ids flat with query_offsets, and doc_query giving each\n"
+        "document's query index.\n\n"
+        "Rules: a document keeps its first max_tokens_per_doc tokens; a query keeps at most\n"
+        "query_token_limit(template, max_length) tokens (half of what the window leaves beside\n"
+        "the special tokens); the document is cut into consecutive non-overlapping windows that\n"
+        "fill the rest of the window, the query repeated in each (an empty document is one\n"
+        "window); rows are sorted longest first and cut into batches of at most\n"
+        "max_batch_tokens padded tokens (a longer row is a batch alone); each batch is padded\n"
+        "to its own longest row. Raises ValueError on inconsistent arguments.");
+}
+
+}  // namespace fastrerank::bindings
