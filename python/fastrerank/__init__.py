@@ -1,10 +1,33 @@
 """fastrerank: a fast, faithful rerank engine.
 
 Give it a query and documents; it returns them ordered by relevance with scores in [0, 1],
-in the shape of the Cohere Rerank v2 API. Cross-encoders run on ONNX Runtime (CPU or CUDA);
-a C++ core packs pairs into length-sorted token-budget batches and ranks the results.
+in the shape of the Cohere Rerank v2 API::
+
+    from fastrerank import Reranker
+    rr = Reranker("path/to/model")            # model.onnx + tokenizer.json + config.json
+    resp = rr.rerank("query", ["doc a", "doc b"], top_n=1)
+    resp.to_dict()                             # the Cohere v2 JSON
+
+Cross-encoders run on ONNX Runtime (CPU or CUDA); a C++ core packs pairs into length-sorted
+token-budget batches and ranks the results. Importing this package does not import
+onnxruntime.
 """
 
 from __future__ import annotations
 
+from fastrerank.reranker import Reranker
+from fastrerank.session import DeviceNotAvailableError
+from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ApiVersion",
+    "BilledUnits",
+    "DeviceNotAvailableError",
+    "Meta",
+    "RerankResponse",
+    "RerankResult",
+    "Reranker",
+    "__version__",
+]

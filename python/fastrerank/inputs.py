@@ -1,0 +1,128 @@
+"""Checking a rerank request and turning its documents into the texts the model reads.
+
+Every check raises TypeError (wrong kind of value) or ValueError (right kind, bad value) with a
+message that names the argument, says what was wrong and what to pass instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["check_max_tokens_per_doc", "check_query", "check_top_n", "document_texts", "returned_document"]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_query(query: Any) -> str:
+    """The query must be a non-empty string."""
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, got {_kind(query)}")
+    if not query.strip():
+        raise ValueError("query is empty (or only whitespace); pass the text to rank the documents against")
+    return query
+
+
+def check_top_n(top_n: Any) -> int:
+    """None (all results) or a positive int; returns -1 for all."""
+    if top_n is None:
+        return -1
+    if not _is_int(top_n):
+        raise TypeError(f"top_n must be a positive int or None (all results), got {_kind(top_n)}")
+    if top_n < 1:
+        raise ValueError(f"top_n must be at least 1 (or None for all results), got {top_n}")
+    return int(top_n)
+
+
+def check_max_tokens_per_doc(max_tokens_per_doc: Any) -> int:
+    """A positive int: the tokens of a document that are ranked."""
+    if not _is_int(max_tokens_per_doc):
+        raise TypeError(f"max_tokens_per_doc must be a positive int, got {_kind(max_tokens_per_doc)}")
+    if max_tokens_per_doc < 1:
+        raise ValueError(f"max_tokens_per_doc must be at least 1, got {max_tokens_per_doc}")
+    return int(max_tokens_per_doc)
+
+
+def _check_rank_fields(rank_fields: Any) -> list[str] | None:
+    if rank_fields is None:
+        return None
+    if isinstance(rank_fields, (str, bytes)) or not isinstance(rank_fields, Sequence):
+        raise TypeError(f"rank_fields must be a list of field names, got {_kind(rank_fields)}")
+    if not rank_fields:
+        raise ValueError("rank_fields is empty; name the fields to rank on, or pass None to use 'text'")
+    for i, name in enumerate(rank_fields):
+        if not isinstance(name, str):
+            raise TypeError(f"rank_fields[{i}] must be a str, got {_kind(name)}")
+    return list(rank_fields)
+
+
+def _field_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _dict_text(doc: Mapping[str, Any], i: int, rank_fields: list[str] | None) -> str:
+    if rank_fields is None:
+        if "text" not in doc:
+            raise ValueError(
+                f"documents[{i}] is a dict without a 'text' field (keys: {sorted(map(str, doc))[:10]}); "
+                "add 'text', or pass rank_fields=[...] to choose the fields to rank on"
+            )
+        text = doc["text"]
+        if not isinstance(text, str):
+            raise TypeError(f"documents[{i}]['text'] must be a str, got {_kind(text)}")
+        return text
+    missing = [f for f in rank_fields if f not in doc]
+    if missing:
+        raise ValueError(
+            f"rank_fields names {missing} but documents[{i}] has no such field (keys: {sorted(map(str, doc))[:10]})"
+        )
+    # YAML-style `key: value` lines, the format Cohere recommends for structured documents.
+    return "\n".join(f"{f}: {_field_text(doc[f])}" for f in rank_fields)
+
+
+def document_texts(documents: Any, rank_fields: Any = None) -> list[str]:
+    """The text the model reads for each document.
+
+    Strings are used as they are. Dicts (Cohere v1) give their ``rank_fields`` in that order as
+    ``key: value`` lines, or their ``text`` field when ``rank_fields`` is None.
+    """
+    if documents is None:
+        raise TypeError("documents must be a list of strings (or of dicts, with rank_fields), got None")
+    if isinstance(documents, (str, bytes)):
+        raise TypeError(f"documents must be a list of strings, got a single {type(documents).__name__}; wrap it: [text]")
+    if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
+        raise TypeError(f"documents must be a list of strings (or of dicts, with rank_fields), got {_kind(documents)}")
+    fields = _check_rank_fields(rank_fields)
+    texts: list[str] = []
+    for i, doc in enumerate(documents):
+        if type(doc) is str:
+            texts.append(doc)
+        elif isinstance(doc, Mapping):
+            texts.append(_dict_text(doc, i, fields))
+        elif isinstance(doc, str):
+            texts.append(str(doc))
+        elif doc is None:
+            raise TypeError(f"documents[{i}] is None; every document must be a string (use '' for an empty one)")
+        else:
+            raise TypeError(f"documents[{i}] must be a str (or a dict), got {_kind(doc)}")
+    return texts
+
+
+def returned_document(doc: Any) -> dict[str, Any]:
+    """What ``return_documents=True`` puts in a result: ``{"text": ...}`` for a string, the
+    document itself for a dict (Cohere v1)."""
+    return {"text": doc} if isinstance(doc, str) else dict(doc)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "None"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"

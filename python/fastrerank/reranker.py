@@ -1,0 +1,212 @@
+"""The Reranker: query + documents -> Cohere v2 ranking, through ONNX Runtime and the C++ core."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastrerank import _core, inputs, models, tokenization
+from fastrerank.session import Session, parse_device
+from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, search_units
+
+__all__ = ["NORMALIZE", "Reranker"]
+
+NORMALIZE = ("auto", "sigmoid", "softmax", "none")
+
+# Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
+# big ones (cache-resident activations); on a GPU larger batches keep the device busy.
+DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
+
+
+class Reranker:
+    """Ranks documents by relevance to a query with a cross-encoder.
+
+    Args:
+        model: a model directory holding ``model.onnx`` (or a precision variant),
+            ``tokenizer.json`` and ``config.json``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when it is there). Asking
+            for CUDA where it cannot run raises :class:`~fastrerank.session.DeviceNotAvailableError`;
+            it never falls back to the CPU silently.
+        precision: ``"fp32"`` (``model.onnx``), ``"int8"`` (``model_int8.onnx``) or ``"fp16"``
+            (``model_fp16.onnx``, for CUDA). int8 and fp16 trade exactness for speed.
+        threads: ONNX Runtime intra-op threads; default: the physical cores.
+        max_length: the model window in tokens, special tokens included; default: the model's
+            ``max_position_embeddings`` minus its position offset (BERT 512, XLM-R 514 -> 512).
+        max_batch_tokens: padded tokens per model call; default 1024 on CPU, 16384 on CUDA.
+        normalize: how logits become scores: ``"auto"`` (sigmoid for one logit, softmax's
+            positive class for two), ``"sigmoid"``, ``"softmax"``, or ``"none"`` (raw logits:
+            scores are then not bounded to [0, 1]).
+
+    One Reranker may be shared by many threads; their calls run in parallel.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        threads: int | None = None,
+        max_length: int | None = None,
+        max_batch_tokens: int | None = None,
+        normalize: str = "auto",
+    ) -> None:
+        if normalize not in NORMALIZE:
+            raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
+        parse_device(device)
+        directory = models.resolve(model)
+        files = models.model_files(directory, precision)
+        self.model_path: Path = directory
+        self.precision = precision
+        self.normalize = normalize
+        self._tokenizer = tokenization.load(files.tokenizer)
+        self._session = Session(files.onnx, device=device, threads=threads)
+        self.device: str = self._session.device
+
+        spec = self._tokenizer.pair_template
+        self._template = _core.PairTemplate(
+            prefix=spec.prefix,
+            prefix_types=spec.prefix_types,
+            query_type=spec.query_type,
+            middle=spec.middle,
+            middle_types=spec.middle_types,
+            doc_type=spec.doc_type,
+            suffix=spec.suffix,
+            suffix_types=spec.suffix_types,
+        )
+        self.max_length = _check_max_length(max_length, models.max_length_from_config(files.config), len(spec.prefix) + len(spec.middle) + len(spec.suffix))
+        if max_batch_tokens is None:
+            max_batch_tokens = DEFAULT_BATCH_TOKENS[self.device]
+        elif isinstance(max_batch_tokens, bool) or not isinstance(max_batch_tokens, int):
+            raise TypeError(f"max_batch_tokens must be an int or None, got {type(max_batch_tokens).__name__}")
+        elif max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
+        self.max_batch_tokens: int = max_batch_tokens
+        if normalize == "softmax" and self._session.num_logits == 1:
+            raise ValueError("normalize='softmax' needs a model with two logits (negative, positive); this one gives one: use 'sigmoid' or 'none'")
+
+    @property
+    def threads(self) -> int:
+        """ONNX Runtime intra-op threads of this Reranker."""
+        return self._session.threads
+
+    @property
+    def tokenizer(self) -> tokenization.Tokenizer:
+        """The model's tokenizer (ids without special tokens; see :mod:`fastrerank.tokenization`)."""
+        return self._tokenizer
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str] | Sequence[dict[str, Any]],
+        top_n: int | None = None,
+        max_tokens_per_doc: int = 4096,
+        *,
+        rank_fields: Sequence[str] | None = None,
+        return_documents: bool = False,
+    ) -> RerankResponse:
+        """Ranks ``documents`` by relevance to ``query``, highest first.
+
+        Args:
+            query: the search query (a non-empty string).
+            documents: strings (Cohere v2), or dicts (Cohere v1) ranked on their ``rank_fields``
+                as ``key: value`` lines, or on their ``text`` field without ``rank_fields``.
+            top_n: how many results to return; None (default) returns all.
+            max_tokens_per_doc: a document is cut to this many tokens, then split into windows
+                that fit the model with the query; its score is the best window's.
+            rank_fields: for dict documents, the fields to rank on, in order.
+            return_documents: add ``document`` (``{"text": ...}``, or the dict) to each result.
+
+        Returns:
+            A :class:`RerankResponse`; ``.to_dict()`` is the Cohere v2 JSON.
+
+        Raises:
+            TypeError, ValueError: a bad argument, named in the message.
+        """
+        query = inputs.check_query(query)
+        texts = inputs.document_texts(documents, rank_fields)
+        n = inputs.check_top_n(top_n)
+        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
+        if not isinstance(return_documents, bool):
+            raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
+
+        indices, scores, windows = self._rank(query, texts, n, max_tokens)
+        results = [
+            RerankResult(
+                index=int(i),
+                relevance_score=float(s),
+                document=inputs.returned_document(documents[i]) if return_documents else None,
+            )
+            for i, s in zip(indices.tolist(), scores.tolist())
+        ]
+        meta = Meta(api_version=ApiVersion(), billed_units=BilledUnits(search_units=search_units(windows)))
+        return RerankResponse(results=results, id=str(uuid.uuid4()), meta=meta)
+
+    async def arerank(
+        self,
+        query: str,
+        documents: Sequence[str] | Sequence[dict[str, Any]],
+        top_n: int | None = None,
+        max_tokens_per_doc: int = 4096,
+        *,
+        rank_fields: Sequence[str] | None = None,
+        return_documents: bool = False,
+    ) -> RerankResponse:
+        """:meth:`rerank` on a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(
+            self.rerank,
+            query,
+            documents,
+            top_n,
+            max_tokens_per_doc,
+            rank_fields=rank_fields,
+            return_documents=return_documents,
+        )
+
+    def _rank(self, query: str, texts: list[str], top_n: int, max_tokens: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(indices, scores, total windows) for one query."""
+        query_ids = np.asarray(self._tokenizer.encode_ids([query])[0], dtype=np.int32)
+        doc_ids, doc_offsets = self._tokenizer.encode_ragged(texts)
+        packed = _core.pack(
+            query_ids,
+            doc_ids,
+            doc_offsets,
+            self._template,
+            max_length=self.max_length,
+            max_tokens_per_doc=max_tokens,
+            max_batch_tokens=self.max_batch_tokens,
+            pad_id=self._tokenizer.pad_id,
+            token_type_ids=self._session.has_token_type_ids,
+        )
+        logits, row_docs = [], []
+        for b in range(len(packed)):
+            input_ids, attention_mask, token_type_ids, rows = packed.batch(b)
+            logits.append(self._session.run(input_ids, attention_mask, token_type_ids))
+            row_docs.append(rows)
+        indices, scores = _core.finalize(logits, row_docs, len(texts), self.normalize, top_n)
+        return indices, scores, int(packed.n_rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"Reranker({str(self.model_path)!r}, device={self.device!r}, precision={self.precision!r}, "
+            f"threads={self.threads}, max_length={self.max_length}, max_batch_tokens={self.max_batch_tokens}, "
+            f"normalize={self.normalize!r})"
+        )
+
+
+def _check_max_length(max_length: Any, window: int | None, special: int) -> int:
+    if max_length is None:
+        return window if window is not None else 512
+    if isinstance(max_length, bool) or not isinstance(max_length, int):
+        raise TypeError(f"max_length must be an int or None, got {type(max_length).__name__}")
+    if max_length < special + 2:
+        raise ValueError(f"max_length must be at least {special + 2} (the template's {special} special tokens, one query and one document token), got {max_length}")
+    if window is not None and max_length > window:
+        raise ValueError(f"max_length {max_length} is more than the model can see ({window} tokens, from config.json)")
+    return max_length

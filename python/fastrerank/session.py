@@ -1,0 +1,146 @@
+"""The model runner: one ONNX Runtime InferenceSession, on CPU or CUDA.
+
+This is the narrow seam between the engine and the backend: a session takes one padded batch
+(int64 input_ids, attention_mask and, when the graph has it, token_type_ids) and returns
+float32 logits [rows, 1 | 2]. Nothing else in the package imports onnxruntime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DeviceNotAvailableError", "Session", "physical_cores"]
+
+DEVICES = ("cpu", "cuda", "auto")
+
+GPU_INSTALL_HINT = (
+    "install ONNX Runtime with CUDA: `pip uninstall -y onnxruntime && pip install "
+    "'fastrerank[gpu]'` (onnxruntime-gpu needs the CUDA 12 and cuDNN 9 runtime libraries); "
+    "or pass device='cpu'"
+)
+
+
+class DeviceNotAvailableError(RuntimeError):
+    """The requested device cannot run the model here (no CUDA build, no GPU, missing libraries)."""
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyper-threads counted once)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topo.joinpath("physical_package_id").read_text().strip(), topo.joinpath("core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+def parse_device(device: str) -> tuple[str, int]:
+    """'cpu' | 'cuda' | 'cuda:N' | 'auto' -> (kind, device id)."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str ('cpu', 'cuda', 'cuda:N' or 'auto'), got {type(device).__name__}")
+    kind, _, index = device.strip().lower().partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return kind, int(index or 0)
+
+
+class Session:
+    """An ONNX Runtime session over one model file. ``run`` is safe to call from several threads."""
+
+    def __init__(self, model_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.model_path = Path(model_path)
+        kind, device_id = parse_device(device)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+            raise TypeError(f"threads must be an int or None, got {type(threads).__name__}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.threads = threads or physical_cores()
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Every batch has its own shape: memory patterns would be planned for one shape only.
+        options.enable_mem_pattern = False
+
+        available = ort.get_available_providers()
+        want_cuda = kind == "cuda" or (kind == "auto" and "CUDAExecutionProvider" in available)
+        if kind == "cuda" and "CUDAExecutionProvider" not in available:
+            raise DeviceNotAvailableError(
+                f"device={device!r} was asked for, but this ONNX Runtime ({ort.__version__}) has no CUDA "
+                f"execution provider (it has {', '.join(available)}); {GPU_INSTALL_HINT}"
+            )
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if want_cuda:
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id}))
+        self._session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=providers)
+
+        attached = self._session.get_providers()
+        self.device = "cuda" if attached and attached[0] == "CUDAExecutionProvider" else "cpu"
+        self.device_id = device_id if self.device == "cuda" else 0
+        if kind == "cuda" and self.device != "cuda":
+            raise DeviceNotAvailableError(
+                f"device={device!r} was asked for, but the CUDA execution provider did not attach "
+                f"(the session runs on {attached}); usually the CUDA or cuDNN libraries are missing "
+                f"or no GPU is visible. {GPU_INSTALL_HINT}"
+            )
+
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        for required in ("input_ids", "attention_mask"):
+            if required not in inputs:
+                raise ValueError(f"{self.model_path} has no {required!r} input (inputs: {sorted(inputs)}); is it a cross-encoder?")
+        unknown = set(inputs) - {"input_ids", "attention_mask", "token_type_ids"}
+        if unknown:
+            raise ValueError(f"{self.model_path} has inputs fastrerank does not feed: {sorted(unknown)}")
+        self.has_token_type_ids = "token_type_ids" in inputs
+        self._input_dtypes = {name: np.int32 if i.type == "tensor(int32)" else np.int64 for name, i in inputs.items()}
+
+        output = self._session.get_outputs()[0]
+        self.output_name = output.name
+        if len(output.shape) not in (1, 2):
+            raise ValueError(f"{self.model_path} output {output.name!r} has shape {output.shape}; expected [batch] or [batch, 1 | 2]")
+        # Logits per row: [batch] -> 1, [batch, n] -> n, a symbolic n -> known after the first run.
+        self.num_logits: int | None = 1 if len(output.shape) == 1 else output.shape[1] if isinstance(output.shape[1], int) else None
+        if self.num_logits not in (None, 1, 2):
+            raise ValueError(
+                f"{self.model_path} outputs {self.num_logits} logits per pair; a reranker gives 1 (a score) "
+                "or 2 (negative, positive)"
+            )
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None) -> np.ndarray:
+        """Logits of one batch as float32 [rows, 1 | 2] (or [rows]). Releases the GIL while the model runs."""
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.has_token_type_ids:
+            feeds["token_type_ids"] = token_type_ids if token_type_ids is not None else np.zeros_like(input_ids)
+        for name, array in feeds.items():
+            if self._input_dtypes[name] != np.int64:
+                feeds[name] = array.astype(self._input_dtypes[name])
+        if self.device == "cuda":
+            logits = self._run_cuda(feeds)
+        else:
+            logits = self._session.run([self.output_name], feeds)[0]
+        return np.ascontiguousarray(logits, dtype=np.float32)
+
+    def _run_cuda(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        # IOBinding: inputs copied to the GPU once, the output left on the GPU until we copy it
+        # back, instead of ORT's implicit host round trips.
+        binding = self._session.io_binding()
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, array)
+        binding.bind_output(self.output_name, "cuda", self.device_id)
+        self._session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+

@@ -1,0 +1,88 @@
+"""The response of a rerank call, in the shape of the Cohere Rerank v2 API."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ApiVersion", "BilledUnits", "Meta", "RerankResponse", "RerankResult", "search_units"]
+
+DOCUMENTS_PER_SEARCH_UNIT = 100
+
+
+def search_units(total_windows: int) -> int:
+    """Cohere's billing rule: one unit is one query with up to 100 documents, and a document
+    split into k windows counts k. So units = max(1, ceil(windows / 100))."""
+    return max(1, math.ceil(total_windows / DOCUMENTS_PER_SEARCH_UNIT))
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """One ranked document: its position in the input list and its relevance score.
+
+    ``relevance_score`` is in [0, 1] unless the Reranker was built with ``normalize="none"``
+    (then it is the model's raw logit). ``document`` is set only with ``return_documents=True``.
+    """
+
+    index: int
+    relevance_score: float
+    document: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as Cohere JSON: ``{"index", "relevance_score"[, "document"]}``."""
+        out: dict[str, Any] = {"index": self.index, "relevance_score": self.relevance_score}
+        if self.document is not None:
+            out["document"] = self.document
+        return out
+
+
+@dataclass(frozen=True)
+class ApiVersion:
+    """The API version the response follows (always Cohere v2, not experimental)."""
+
+    version: str = "2"
+    is_experimental: bool = False
+
+
+@dataclass(frozen=True)
+class BilledUnits:
+    """What Cohere would bill for the call (see :func:`search_units`)."""
+
+    search_units: int = 1
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Response metadata: API version and billed units."""
+
+    api_version: ApiVersion = field(default_factory=ApiVersion)
+    billed_units: BilledUnits = field(default_factory=BilledUnits)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata as Cohere JSON."""
+        return {
+            "api_version": {
+                "version": self.api_version.version,
+                "is_experimental": self.api_version.is_experimental,
+            },
+            "billed_units": {"search_units": self.billed_units.search_units},
+        }
+
+
+@dataclass(frozen=True)
+class RerankResponse:
+    """The answer to one rerank call: results highest score first, a fresh uuid4 ``id``, and
+    ``meta``. ``to_dict()`` is exactly the Cohere v2 JSON (``json.dumps`` works on it)."""
+
+    results: list[RerankResult]
+    id: str
+    meta: Meta
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response as Cohere v2 JSON: ``{"results", "id", "meta"}``."""
+        return {
+            "results": [r.to_dict() for r in self.results],
+            "id": self.id,
+            "meta": self.meta.to_dict(),
+        }

@@ -1,0 +1,169 @@
+"""The engine around the model: threads, asyncio, devices, the pair template, imports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import texts
+from fastrerank import DeviceNotAvailableError, Reranker, _core, tokenization
+
+
+@pytest.fixture(scope="module")
+def rr(tiny_models):
+    return Reranker(tiny_models["bert-1"])
+
+
+def ranking(resp):
+    return [(r.index, r.relevance_score) for r in resp.results]
+
+
+def test_one_reranker_shared_by_threads(rr):
+    jobs = [(q, texts.DOCUMENTS[i:] + [texts.LONG_DOCUMENT]) for q in texts.QUERIES for i in range(0, 12, 3)]
+    sequential = [ranking(rr.rerank(q, d)) for q, d in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda job: ranking(rr.rerank(*job)), jobs * 3))
+    assert parallel == sequential * 3
+
+
+def test_core_releases_the_gil_while_filling_a_batch():
+    tpl = _core.PairTemplate(prefix=[1], prefix_types=[0], query_type=0, middle=[2], middle_types=[0], doc_type=1, suffix=[2], suffix_types=[1])
+    n_docs = 200_000  # one ~0.3 s batch
+    ids = np.full(n_docs * 60, 7, dtype=np.int32)
+    offsets = np.arange(0, n_docs * 60 + 1, 60, dtype=np.int64)
+    packed = _core.pack(np.array([5, 6], np.int32), ids, offsets, tpl, max_length=128, max_tokens_per_doc=4096, max_batch_tokens=1 << 40, pad_id=0)
+    window: list[float] = []
+    done = threading.Event()
+
+    def fill():
+        window.append(time.perf_counter())
+        packed.batch(0)
+        window.append(time.perf_counter())
+        done.set()
+
+    samples = []
+    worker = threading.Thread(target=fill)
+    worker.start()
+    while not done.is_set():
+        samples.append(time.perf_counter())
+    worker.join()
+    t0, t1 = window
+    assert t1 - t0 > 0.05, "the batch filled too fast to tell"
+    # With the GIL held, the main thread stalls for (nearly) the whole fill: one long gap.
+    inside = [t0, *(s for s in samples if t0 < s < t1), t1]
+    longest_stall = max(b - a for a, b in zip(inside, inside[1:]))
+    assert longest_stall < 0.5 * (t1 - t0), f"main thread stalled {longest_stall:.3f}s of a {t1 - t0:.3f}s fill"
+
+
+def test_arerank_does_not_block_the_event_loop(rr):
+    docs = [texts.LONG_DOCUMENT] * 20
+
+    async def main():
+        ticks = 0
+        stop = False
+
+        async def ticker():
+            nonlocal ticks
+            while not stop:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        task = asyncio.create_task(ticker())
+        resp = await rr.arerank(texts.QUERIES[0], docs, top_n=3)
+        stop = True
+        await task
+        return resp, ticks
+
+    resp, ticks = asyncio.run(main())
+    assert len(resp.results) == 3
+    assert ticks > 5
+    assert ranking(resp) == ranking(rr.rerank(texts.QUERIES[0], docs, top_n=3))
+
+
+def test_cuda_request_fails_clearly_without_cuda(tiny_models):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceNotAvailableError, match=r"fastrerank\[gpu\]"):
+        Reranker(tiny_models["bert-1"], device="cuda")
+    with pytest.raises(DeviceNotAvailableError):
+        Reranker(tiny_models["bert-1"], device="cuda:1")
+    assert Reranker(tiny_models["bert-1"], device="auto").device == "cpu"
+
+
+def test_session_reads_the_graph(tiny_models):
+    bert, xlmr = Reranker(tiny_models["bert-1"]), Reranker(tiny_models["xlmr"])
+    assert bert._session.has_token_type_ids and not xlmr._session.has_token_type_ids
+    assert bert._session.num_logits == 1
+    assert Reranker(tiny_models["bert-2"])._session.num_logits == 2
+    assert xlmr.max_length == 64  # 66 positions, RoBERTa offset 2
+    assert bert.max_length == 128
+    assert Reranker(tiny_models["bert-1"], threads=1).threads == 1
+
+
+def _save_tokenizer(tmp_path, processor):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "<s>": 4, "</s>": 5, "hello": 6, "world": 7, "what": 8, "is": 9, "a": 10}
+    tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = Whitespace()
+    if processor is not None:
+        tok.post_processor = processor
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+def test_pair_template_from_every_post_processor(tmp_path):
+    from tokenizers.processors import BertProcessing, ByteLevel, RobertaProcessing, Sequence, TemplateProcessing
+
+    bert = _save_tokenizer(tmp_path, BertProcessing(("[SEP]", 3), ("[CLS]", 2)))
+    t = tokenization.load(bert).pair_template
+    assert (t.prefix, t.middle, t.suffix, t.doc_type, t.suffix_types) == ((2,), (3,), (3,), 1, (1,))
+
+    roberta = _save_tokenizer(tmp_path, RobertaProcessing(("</s>", 5), ("<s>", 4)))
+    t = tokenization.load(roberta).pair_template
+    assert (t.prefix, t.middle, t.suffix, t.doc_type) == ((4,), (5, 5), (5,), 0)
+
+    custom = TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    t = tokenization.load(_save_tokenizer(tmp_path, custom)).pair_template
+    assert (t.prefix, t.middle, t.middle_types, t.suffix, t.suffix_types) == ((2,), (3, 3), (0, 0), (3,), (1,))
+
+    seq = Sequence([ByteLevel(trim_offsets=False), BertProcessing(("[SEP]", 3), ("[CLS]", 2))])
+    assert tokenization.load(_save_tokenizer(tmp_path, seq)).pair_template.prefix == (2,)
+
+    with pytest.raises(ValueError, match="no post_processor"):
+        tokenization.load(_save_tokenizer(tmp_path, None))
+    swapped = TemplateProcessing(single="$A", pair="[CLS] $B [SEP] $A", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    with pytest.raises(ValueError, match="only A then B"):
+        tokenization.load(_save_tokenizer(tmp_path, swapped))
+
+
+def test_tokenizer_settings_in_the_file_are_switched_off(tmp_path, tiny_models):
+    config = json.loads((tiny_models["bert-1"] / "tokenizer.json").read_text())
+    config["truncation"] = {"direction": "Right", "max_length": 5, "strategy": "LongestFirst", "stride": 0}
+    config["padding"] = {"strategy": {"Fixed": 64}, "direction": "Right", "pad_to_multiple_of": None, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(config))
+    tok = tokenization.load(tmp_path)
+    ids = tok.encode_ids(["a much longer sentence than five tokens, surely"])[0]
+    assert len(ids) > 5 and 0 not in ids
+    flat, offsets = tok.encode_ragged(["a b", "", "c"])
+    assert flat.dtype == np.int32 and offsets.tolist()[0] == 0 and offsets[-1] == len(flat)
+    assert offsets[2] == offsets[1]
+
+
+def test_import_does_not_need_onnxruntime():
+    code = "import sys; sys.modules['onnxruntime'] = None; import fastrerank, fastrerank._core; print(fastrerank.Reranker.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Reranker"

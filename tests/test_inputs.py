@@ -1,0 +1,142 @@
+"""Bad input gets a TypeError/ValueError naming the argument; hostile but valid text is scored;
+the Reranker keeps working afterwards."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fastrerank import Reranker
+
+
+@pytest.fixture(scope="module")
+def rr(tiny_models):
+    return Reranker(tiny_models["bert-1"])
+
+
+GOOD_Q = "what is a reranker"
+GOOD_DOCS = ["a reranker orders documents", "bananas are yellow"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, needle",
+    [
+        (dict(documents=None), TypeError, "documents"),
+        (dict(documents="a bare string"), TypeError, "documents"),
+        (dict(documents=b"bytes"), TypeError, "documents"),
+        (dict(documents=42), TypeError, "documents"),
+        (dict(documents={"text": "a dict, not a list"}), TypeError, "documents"),
+        (dict(documents=["ok", 3]), TypeError, r"documents\[1\]"),
+        (dict(documents=["ok", None]), TypeError, r"documents\[1\] is None"),
+        (dict(documents=[["nested"]]), TypeError, r"documents\[0\]"),
+        (dict(query=None), TypeError, "query"),
+        (dict(query=123), TypeError, "query"),
+        (dict(query=["a"]), TypeError, "query"),
+        (dict(query=""), ValueError, "query"),
+        (dict(query="   \n\t"), ValueError, "query"),
+        (dict(top_n=0), ValueError, "top_n"),
+        (dict(top_n=-3), ValueError, "top_n"),
+        (dict(top_n=2.0), TypeError, "top_n"),
+        (dict(top_n="2"), TypeError, "top_n"),
+        (dict(top_n=True), TypeError, "top_n"),
+        (dict(max_tokens_per_doc=0), ValueError, "max_tokens_per_doc"),
+        (dict(max_tokens_per_doc=-5), ValueError, "max_tokens_per_doc"),
+        (dict(max_tokens_per_doc=10.5), TypeError, "max_tokens_per_doc"),
+        (dict(max_tokens_per_doc=None), TypeError, "max_tokens_per_doc"),
+        (dict(documents=[{"title": "no text"}]), ValueError, "'text'"),
+        (dict(documents=[{"text": 5}]), TypeError, r"documents\[0\]\['text'\]"),
+        (dict(documents=[{"Title": "t"}], rank_fields=["Title", "Body"]), ValueError, "rank_fields"),
+        (dict(documents=[{"Title": "t"}], rank_fields="Title"), TypeError, "rank_fields"),
+        (dict(documents=[{"Title": "t"}], rank_fields=[]), ValueError, "rank_fields"),
+        (dict(documents=[{"Title": "t"}], rank_fields=[1]), TypeError, r"rank_fields\[0\]"),
+        (dict(return_documents="yes"), TypeError, "return_documents"),
+    ],
+)
+def test_bad_input_names_the_argument(rr, kwargs, error, needle):
+    args = dict(query=GOOD_Q, documents=GOOD_DOCS) | kwargs
+    with pytest.raises(error, match=needle):
+        rr.rerank(**args)
+    # and the Reranker still works
+    assert len(rr.rerank(GOOD_Q, GOOD_DOCS).results) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, needle",
+    [
+        (dict(device="tpu"), ValueError, "device"),
+        (dict(device=3), TypeError, "device"),
+        (dict(precision="fp8"), ValueError, "precision"),
+        (dict(normalize="cosine"), ValueError, "normalize"),
+        (dict(threads=0), ValueError, "threads"),
+        (dict(threads=1.5), TypeError, "threads"),
+        (dict(max_length=3), ValueError, "max_length"),
+        (dict(max_length=100_000), ValueError, "max_length"),
+        (dict(max_length="512"), TypeError, "max_length"),
+        (dict(max_batch_tokens=0), ValueError, "max_batch_tokens"),
+        (dict(max_batch_tokens=2.5), TypeError, "max_batch_tokens"),
+        (dict(normalize="softmax"), ValueError, "two logits"),
+    ],
+)
+def test_bad_constructor_arguments(tiny_models, kwargs, error, needle):
+    with pytest.raises(error, match=needle):
+        Reranker(tiny_models["bert-1"], **kwargs)
+
+
+def test_missing_model_and_missing_precision_file(tiny_models, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        Reranker(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="model_int8.onnx"):
+        Reranker(tiny_models["bert-1"], precision="int8")
+    with pytest.raises(FileNotFoundError, match="model.onnx"):
+        Reranker(tmp_path)
+    with pytest.raises(TypeError, match="model"):
+        Reranker(None)  # type: ignore[arg-type]
+
+
+HOSTILE = [
+    "",
+    " ",
+    "\n\n\t\r",
+    "\x00\x01\x02\x7f\x1b[31m",
+    "😀" * 500,
+    "مرحبا بالعالم — שלום עולם",  # RTL
+    "\u202eoverride\u202c and zero\u200bwidth",
+    "a" * 10_000,  # one word far longer than WordPiece's 100-character limit
+    "\ud7ff\ue000\ufffd",
+]
+
+
+def test_hostile_text_is_scored(rr):
+    resp = rr.rerank(GOOD_Q, HOSTILE)
+    assert sorted(r.index for r in resp.results) == list(range(len(HOSTILE)))
+    assert all(0.0 <= r.relevance_score <= 1.0 and not math.isnan(r.relevance_score) for r in resp.results)
+    # hostile queries too
+    for q in ["😀", "\x00 query", "a" * 5000, "مرحبا"]:
+        assert len(rr.rerank(q, GOOD_DOCS).results) == 2
+
+
+def test_megabyte_document_and_ten_thousand_documents(rr):
+    big = ("lorem ipsum dolor sit amet " * 40_000)[: 1 << 20]
+    resp = rr.rerank(GOOD_Q, [big, "short"], max_tokens_per_doc=4096)
+    assert len(resp.results) == 2
+    assert resp.meta.billed_units.search_units >= 1
+    many = [f"document number {i}" for i in range(10_000)]
+    resp = rr.rerank(GOOD_Q, many, top_n=5)
+    assert len(resp.results) == 5
+    assert resp.meta.billed_units.search_units == 100
+    assert len(rr.rerank(GOOD_Q, GOOD_DOCS).results) == 2
+
+
+def test_empty_document_list(rr):
+    resp = rr.rerank(GOOD_Q, [])
+    assert resp.results == []
+    assert resp.to_dict()["results"] == []
+
+
+def test_tuple_and_str_subclass_documents(rr):
+    class Text(str):
+        pass
+
+    resp = rr.rerank(GOOD_Q, (Text("a reranker"), "b"))
+    assert len(resp.results) == 2

@@ -1,0 +1,108 @@
+"""The response is exactly the Cohere Rerank v2 shape; the Cohere documentation examples run."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from fastrerank import Reranker, RerankResponse
+from fastrerank.types import search_units
+
+CAPITAL_DOCS = [
+    "Carson City is the capital city of the American state of Nevada.",
+    "The Commonwealth of the Northern Mariana Islands is a group of islands in the Pacific Ocean. Its capital is Saipan.",
+    "Capitalization or capitalisation in English grammar is the use of a capital letter at the start of a word.",
+    "Washington, D.C. (also known as simply Washington or D.C., and officially as the District of Columbia) is the capital of the United States.",
+    "Capital punishment has existed in the United States since beforethe United States was a country.",
+]
+
+SUPPORT_EMAILS = [
+    {"Title": "Incorrect Password", "Content": "Hello, I have been trying to access my account for the past hour and it keeps saying my password is incorrect. Can you please help me?"},
+    {"Title": "Confirmation Email Missed", "Content": "Hi, I recently purchased a product from your website but I never received a confirmation email. Can you please look into this for me?"},
+    {"Title": "Questions about Return Policy", "Content": "Hello, I have a question about the return policy for this product. I purchased it a few weeks ago and it is defective."},
+    {"Title": "Customer Support is Busy", "Content": "Good morning, I have been trying to reach your customer support team for the past week but I keep getting a busy signal. Can you please help me?"},
+    {"Title": "Received Wrong Item", "Content": "Hi, I have a question about my recent order. I received the wrong item and I need to return it."},
+    {"Title": "Customer Service is Unavailable", "Content": "Hello, I have been trying to reach your customer support team for the past hour but I keep getting a busy signal. Can you please help me?"},
+    {"Title": "Return Policy for Defective Product", "Content": "Hi, I have a question about the return policy for this product. I purchased it a few weeks ago and it is defective."},
+    {"Title": "Wrong Item Received", "Content": "Good morning, I have a question about my recent order. I received the wrong item and I need to return it."},
+    {"Title": "Return Defective Product", "Content": "Hello, I have a question about the return policy for this product. I purchased it a few weeks ago and it is defective."},
+]
+
+
+@pytest.fixture(scope="module")
+def rr(tiny_models):
+    return Reranker(tiny_models["bert-1"])
+
+
+def test_capital_example_has_the_documented_shape(rr):
+    resp = rr.rerank("What is the capital of the United States?", CAPITAL_DOCS, top_n=3)
+    d = resp.to_dict()
+    assert list(d) == ["results", "id", "meta"]
+    assert d["meta"] == {"api_version": {"version": "2", "is_experimental": False}, "billed_units": {"search_units": 1}}
+    assert len(d["results"]) == 3
+    for r in d["results"]:
+        assert list(r) == ["index", "relevance_score"]
+        assert type(r["index"]) is int and type(r["relevance_score"]) is float
+        assert 0.0 <= r["relevance_score"] <= 1.0
+    scores = [r["relevance_score"] for r in d["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert uuid.UUID(d["id"]).version == 4
+    assert json.loads(json.dumps(d)) == d
+    # top 3 of all
+    full = rr.rerank("What is the capital of the United States?", CAPITAL_DOCS)
+    assert [r.index for r in full.results[:3]] == [r["index"] for r in d["results"]]
+
+
+def test_support_emails_with_rank_fields(rr):
+    resp = rr.rerank("What emails have been about returning items?", SUPPORT_EMAILS, top_n=5, rank_fields=["Title", "Content"])
+    assert len(resp.results) == 5
+    assert all("document" not in r for r in resp.to_dict()["results"])
+    # the ranked text is the YAML-style `key: value` lines, in rank_fields order
+    expected = [f"Title: {e['Title']}\nContent: {e['Content']}" for e in SUPPORT_EMAILS]
+    assert [r.index for r in resp.results] == [r.index for r in rr.rerank("What emails have been about returning items?", expected, top_n=5).results]
+
+
+def test_return_documents(rr):
+    resp = rr.rerank("capital", CAPITAL_DOCS[:2], return_documents=True)
+    for r in resp.to_dict()["results"]:
+        assert r["document"] == {"text": CAPITAL_DOCS[r["index"]]}
+    resp = rr.rerank("returns", SUPPORT_EMAILS[:3], rank_fields=["Title"], return_documents=True)
+    for r in resp.results:
+        assert r.document == SUPPORT_EMAILS[r.index]
+
+
+def test_dicts_without_rank_fields_use_text(rr):
+    docs = [{"text": CAPITAL_DOCS[0], "id": 7}, {"text": CAPITAL_DOCS[3]}]
+    a = rr.rerank("capital of the US", docs)
+    b = rr.rerank("capital of the US", [CAPITAL_DOCS[0], CAPITAL_DOCS[3]])
+    assert [(r.index, r.relevance_score) for r in a.results] == [(r.index, r.relevance_score) for r in b.results]
+
+
+def test_top_n_bounds_and_fresh_ids(rr):
+    assert len(rr.rerank("q", CAPITAL_DOCS, top_n=1).results) == 1
+    assert len(rr.rerank("q", CAPITAL_DOCS, top_n=99).results) == len(CAPITAL_DOCS)
+    ids = {rr.rerank("q", CAPITAL_DOCS).id for _ in range(5)}
+    assert len(ids) == 5
+
+
+def test_search_units_rule():
+    assert [search_units(n) for n in (0, 1, 100, 101, 250, 1000)] == [1, 1, 1, 2, 3, 10]
+
+
+def test_windows_are_billed(tiny_models):
+    rr = Reranker(tiny_models["xlmr"])  # a 64-token window
+    long_doc = "word " * 2000
+    resp = rr.rerank("q", [long_doc] * 3)
+    kept = min(4096, len(rr.tokenizer.encode_ids([long_doc])[0]))  # max_tokens_per_doc's default
+    windows = 3 * -(-kept // (rr.max_length - 4 - len(rr.tokenizer.encode_ids(["q"])[0])))
+    assert resp.meta.billed_units.search_units == max(1, -(-windows // 100))
+    assert resp.meta.billed_units.search_units > 1
+
+
+def test_response_is_frozen(rr):
+    resp = rr.rerank("q", CAPITAL_DOCS)
+    assert isinstance(resp, RerankResponse)
+    with pytest.raises(AttributeError):
+        resp.id = "x"  # type: ignore[misc]

@@ -1,0 +1,39 @@
+"""Real-looking text for tests: several languages and scripts, emoji, markup, long documents."""
+
+from __future__ import annotations
+
+QUERIES = [
+    "What is the capital of the United States?",
+    "how do I return a defective product",
+    "Qu'est-ce que la mécanique quantique ?",
+    "東京の人口は？",
+]
+
+DOCUMENTS = [
+    "Carson City is the capital city of the American state of Nevada.",
+    "The Commonwealth of the Northern Mariana Islands is a group of islands in the Pacific Ocean. Its capital is Saipan.",
+    "Capitalization or capitalisation in English grammar is the use of a capital letter at the start of a word.",
+    "Washington, D.C. (also known as simply Washington or D.C., and officially as the District of Columbia) is the capital of the United States.",
+    "Capital punishment has existed in the United States since beforethe United States was a country.",
+    "Hi, I have a question about the return policy for this product. I purchased it a few weeks ago and it is defective.",
+    "La mécanique quantique décrit le comportement des particules à très petite échelle ; c'est fascinant.",
+    "Die Quantenmechanik beschreibt das Verhalten von Teilchen auf sehr kleinen Skalen. Größe, Maß, Übung.",
+    "東京都の人口は約1400万人で、日本で最も人口の多い都道府県です。",
+    "Москва — столица России, крупнейший по численности населения город страны.",
+    "القاهرة هي عاصمة جمهورية مصر العربية وأكبر مدنها.",
+    "Great product!!! 😀👍🏽 Would buy again 🚀🚀 — 5/5 ⭐⭐⭐⭐⭐",
+    "<p>HTML <b>markup</b> &amp; entities&nbsp;here</p> plus `code` and {\"json\": [1, 2, 3]}",
+    "",
+    "   ",
+    "a",
+    "tab\tseparated\tvalues\nand new lines\r\nand control\x00chars\x07here\x1b[0m",
+    "Ελληνικά: η Αθήνα είναι η πρωτεύουσα της Ελλάδας.",
+    "עברית: ירושלים היא בירת ישראל.",
+    "mixed 中文 and English with numbers 12345 and 3.14159",
+]
+
+LONG_DOCUMENT = " ".join(
+    f"Paragraph {i}: the capital of the United States is Washington, D.C., while New York is its largest city; "
+    f"Москва {i}, 東京 {i}, emoji {'😀' * (i % 3)}."
+    for i in range(60)
+)
