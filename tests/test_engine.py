@@ -167,3 +167,34 @@ def test_import_does_not_need_onnxruntime():
     code = "import sys; sys.modules['onnxruntime'] = None; import fastrerank, fastrerank._core; print(fastrerank.Reranker.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Reranker"
+
+
+def test_rerank_many_equals_one_call_per_request(rr):
+    requests = [(q, texts.DOCUMENTS[i:] + [texts.LONG_DOCUMENT]) for i, q in enumerate(texts.QUERIES)]
+    together = rr.rerank_many(requests, top_n=5)
+    assert len(together) == len(requests)
+    for (q, docs), resp in zip(requests, together):
+        alone = rr.rerank(q, docs, top_n=5)
+        assert [r.index for r in resp.results] == [r.index for r in alone.results]
+        assert np.allclose([r.relevance_score for r in resp.results], [r.relevance_score for r in alone.results], atol=1e-5)
+        assert resp.meta == alone.meta and resp.id != alone.id
+    assert rr.rerank_many([]) == []
+
+
+def test_rerank_many_names_the_bad_request(rr):
+    with pytest.raises(TypeError, match=r"requests\[1\]: documents must be"):
+        rr.rerank_many([("q", ["a"]), ("q", None)])
+    with pytest.raises(ValueError, match=r"requests\[0\]: query is empty"):
+        rr.rerank_many([("", ["a"])])
+    with pytest.raises(TypeError, match="requests"):
+        rr.rerank_many("q")  # type: ignore[arg-type]
+
+
+def test_score_encoded_is_the_pair_level_entry_point(rr):
+    q_ids, q_off = rr.encode(["first query", "second query"])
+    d_ids, d_off = rr.encode(["doc a", "doc b", texts.LONG_DOCUMENT])
+    scored = rr.score_encoded(q_ids, q_off, d_ids, d_off, np.array([0, 1, 1], np.int32))
+    assert scored.scores.shape == (3,) and scored.windows.shape == (3,)
+    assert scored.windows[2] > 1
+    alone = rr.rerank("second query", ["doc b"]).results[0].relevance_score
+    assert abs(float(scored.scores[1]) - alone) < 1e-5

@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,25 @@ from fastrerank import _core, inputs, models, tokenization
 from fastrerank.session import Session, parse_device
 from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, search_units
 
-__all__ = ["NORMALIZE", "Reranker"]
+__all__ = ["NORMALIZE", "Reranker", "Scored"]
 
 NORMALIZE = ("auto", "sigmoid", "softmax", "none")
 
 # Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
 # big ones (cache-resident activations); on a GPU larger batches keep the device busy.
 DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Per-document results of :meth:`Reranker.score_encoded`, in input order."""
+
+    scores: np.ndarray  # float32 [n_docs]: the best window's normalised score
+    windows: np.ndarray  # int32 [n_docs]: windows (model rows) each document took
+
+    def slice(self, start: int, end: int) -> Scored:
+        """Documents [start, end)."""
+        return Scored(self.scores[start:end], self.windows[start:end])
 
 
 class Reranker:
@@ -136,16 +149,109 @@ class Reranker:
         if not isinstance(return_documents, bool):
             raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
 
-        indices, scores, windows = self._rank(query, texts, n, max_tokens)
+        query_ids, query_offsets = self.encode([query])
+        doc_ids, doc_offsets = self.encode(texts)
+        scored = self.score_encoded(query_ids, query_offsets, doc_ids, doc_offsets, None, max_tokens_per_doc=max_tokens)
+        return self._response(scored, n, documents if return_documents else None)
+
+    def rerank_many(
+        self,
+        requests: Sequence[tuple[str, Sequence[str] | Sequence[dict[str, Any]]]],
+        top_n: int | None = None,
+        max_tokens_per_doc: int = 4096,
+        *,
+        rank_fields: Sequence[str] | None = None,
+        return_documents: bool = False,
+    ) -> list[RerankResponse]:
+        """Ranks several (query, documents) requests in one pass: all their pairs are packed
+        together, so short requests fill each other's batches. Same arguments and checks as
+        :meth:`rerank`, applied to every request; returns one response per request, in order."""
+        if isinstance(requests, (str, bytes)) or not isinstance(requests, Sequence):
+            raise TypeError(f"requests must be a list of (query, documents) pairs, got {type(requests).__name__}")
+        n = inputs.check_top_n(top_n)
+        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
+        if not isinstance(return_documents, bool):
+            raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
+        queries: list[str] = []
+        texts: list[str] = []
+        doc_query: list[int] = []
+        for i, request in enumerate(requests):
+            if not isinstance(request, (tuple, list)) or len(request) != 2:
+                raise TypeError(f"requests[{i}] must be a (query, documents) pair")
+            try:
+                queries.append(inputs.check_query(request[0]))
+                request_texts = inputs.document_texts(request[1], rank_fields)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"requests[{i}]: {e}") from e
+            texts.extend(request_texts)
+            doc_query.extend([i] * len(request_texts))
+        query_ids, query_offsets = self.encode(queries)
+        doc_ids, doc_offsets = self.encode(texts)
+        scored = self.score_encoded(
+            query_ids, query_offsets, doc_ids, doc_offsets, np.asarray(doc_query, dtype=np.int32), max_tokens_per_doc=max_tokens
+        )
+        out = []
+        start = 0
+        for request in requests:
+            end = start + len(request[1])
+            out.append(self._response(scored.slice(start, end), n, request[1] if return_documents else None))
+            start = end
+        return out
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of ``texts`` without special tokens, for :meth:`score_encoded`: one flat
+        int32 array and int64 offsets (``len(texts) + 1`` entries)."""
+        return self._tokenizer.encode_ragged(list(texts))
+
+    def score_encoded(
+        self,
+        query_ids: np.ndarray,
+        query_offsets: np.ndarray,
+        doc_ids: np.ndarray,
+        doc_offsets: np.ndarray,
+        doc_query: np.ndarray | None,
+        *,
+        max_tokens_per_doc: int = 4096,
+    ) -> Scored:
+        """The pair-level entry point: scores already-encoded documents against already-encoded
+        queries (see :meth:`encode`). ``doc_query[d]`` is the query of document ``d`` (None: all
+        query 0). All pairs are packed together into token-budget batches. Returns every
+        document's score (max over its windows) and window count, in input order."""
+        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
+        n_docs = len(doc_offsets) - 1
+        packed = _core.pack(
+            query_ids,
+            doc_ids,
+            doc_offsets,
+            self._template,
+            max_length=self.max_length,
+            max_tokens_per_doc=max_tokens,
+            max_batch_tokens=self.max_batch_tokens,
+            pad_id=self._tokenizer.pad_id,
+            token_type_ids=self._session.has_token_type_ids,
+            query_offsets=query_offsets,
+            doc_query=doc_query,
+        )
+        logits, row_docs = [], []
+        for b in range(len(packed)):
+            input_ids, attention_mask, token_type_ids, rows = packed.batch(b)
+            logits.append(self._session.run(input_ids, attention_mask, token_type_ids))
+            row_docs.append(rows)
+        scores = _core.scatter_max(logits, row_docs, n_docs, self.normalize)
+        return Scored(scores=scores, windows=np.array(packed.windows_per_doc))
+
+    def _response(self, scored: Scored, top_n: int, documents: Sequence[Any] | None) -> RerankResponse:
+        indices, scores = _core.top_n(scored.scores, top_n)
         results = [
             RerankResult(
-                index=int(i),
-                relevance_score=float(s),
-                document=inputs.returned_document(documents[i]) if return_documents else None,
+                index=i,
+                relevance_score=s,
+                document=inputs.returned_document(documents[i]) if documents is not None else None,
             )
             for i, s in zip(indices.tolist(), scores.tolist())
         ]
-        meta = Meta(api_version=ApiVersion(), billed_units=BilledUnits(search_units=search_units(windows)))
+        units = search_units(int(scored.windows.sum()))
+        meta = Meta(api_version=ApiVersion(), billed_units=BilledUnits(search_units=units))
         return RerankResponse(results=results, id=str(uuid.uuid4()), meta=meta)
 
     async def arerank(
@@ -168,29 +274,6 @@ class Reranker:
             rank_fields=rank_fields,
             return_documents=return_documents,
         )
-
-    def _rank(self, query: str, texts: list[str], top_n: int, max_tokens: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """(indices, scores, total windows) for one query."""
-        query_ids = np.asarray(self._tokenizer.encode_ids([query])[0], dtype=np.int32)
-        doc_ids, doc_offsets = self._tokenizer.encode_ragged(texts)
-        packed = _core.pack(
-            query_ids,
-            doc_ids,
-            doc_offsets,
-            self._template,
-            max_length=self.max_length,
-            max_tokens_per_doc=max_tokens,
-            max_batch_tokens=self.max_batch_tokens,
-            pad_id=self._tokenizer.pad_id,
-            token_type_ids=self._session.has_token_type_ids,
-        )
-        logits, row_docs = [], []
-        for b in range(len(packed)):
-            input_ids, attention_mask, token_type_ids, rows = packed.batch(b)
-            logits.append(self._session.run(input_ids, attention_mask, token_type_ids))
-            row_docs.append(rows)
-        indices, scores = _core.finalize(logits, row_docs, len(texts), self.normalize, top_n)
-        return indices, scores, int(packed.n_rows)
 
     def __repr__(self) -> str:
         return (
