@@ -198,3 +198,7 @@ def test_score_encoded_is_the_pair_level_entry_point(rr):
     assert scored.windows[2] > 1
     alone = rr.rerank("second query", ["doc b"]).results[0].relevance_score
     assert abs(float(scored.scores[1]) - alone) < 1e-5
+    raw = rr.score_encoded(q_ids, q_off, d_ids, d_off, np.array([0, 1, 1], np.int32), normalize="none")
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw.scores)), scored.scores, atol=1e-6)
+    with pytest.raises(ValueError, match="normalize"):
+        rr.score_encoded(q_ids, q_off, d_ids, d_off, None, normalize="tanh")

@@ -212,12 +212,16 @@ class Reranker:
         doc_query: np.ndarray | None,
         *,
         max_tokens_per_doc: int = 4096,
+        normalize: str | None = None,
     ) -> Scored:
         """The pair-level entry point: scores already-encoded documents against already-encoded
         queries (see :meth:`encode`). ``doc_query[d]`` is the query of document ``d`` (None: all
         query 0). All pairs are packed together into token-budget batches. Returns every
-        document's score (max over its windows) and window count, in input order."""
+        document's score (max over its windows) and window count, in input order.
+        ``normalize`` overrides the Reranker's for this call (e.g. ``"none"`` for raw logits)."""
         max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
+        if normalize is not None and normalize not in NORMALIZE:
+            raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
         n_docs = len(doc_offsets) - 1
         packed = _core.pack(
             query_ids,
@@ -237,7 +241,7 @@ class Reranker:
             input_ids, attention_mask, token_type_ids, rows = packed.batch(b)
             logits.append(self._session.run(input_ids, attention_mask, token_type_ids))
             row_docs.append(rows)
-        scores = _core.scatter_max(logits, row_docs, n_docs, self.normalize)
+        scores = _core.scatter_max(logits, row_docs, n_docs, normalize or self.normalize)
         return Scored(scores=scores, windows=np.array(packed.windows_per_doc))
 
     def _response(self, scored: Scored, top_n: int, documents: Sequence[Any] | None) -> RerankResponse:
