@@ -85,7 +85,7 @@ def test_bad_constructor_arguments(tiny_models, kwargs, error, needle):
 
 def test_missing_model_and_missing_precision_file(tiny_models, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a directory"):
-        Reranker(tmp_path / "nope")
+        Reranker(tmp_path / "nope" / "deeper")
     with pytest.raises(FileNotFoundError, match="model_int8.onnx"):
         Reranker(tiny_models["bert-1"], precision="int8")
     with pytest.raises(FileNotFoundError, match="model.onnx"):

@@ -18,6 +18,7 @@ __all__ = ["CommandError", "main"]
 # Modules that add subcommands, in the order --help lists them.
 COMMAND_MODULES = (
     "fastrerank.cli",  # rerank
+    "fastrerank.model_cli",  # models, download, export
     "fastrerank.server.cli",  # serve
 )
 
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (CommandError, ValueError, TypeError, FileNotFoundError) as e:
+    except (CommandError, ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
         print(f"fastrerank: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,17 +1,38 @@
 """Export a transformers sequence-classification model (a cross-encoder) to an ONNX model
-directory that :class:`fastrerank.Reranker` loads. Needs the ``export`` extra (torch,
-transformers, onnx).
+directory that :class:`fastrerank.Reranker` loads, optionally optimised (fused graph) and
+quantised (int8) or halved (fp16). Every export measures itself against the source model on a
+built-in probe set and records the result in ``fastrerank-export.json``. Needs the ``export``
+extra (torch, transformers, onnx).
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import importlib.metadata
+import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["export_onnx", "onnx_input_names"]
+import numpy as np
+
+from fastrerank import probes
+from fastrerank.progress import Progress
+
+__all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input_names"]
 
 OPSET = 17
+FP32_TOLERANCE = 1e-4
+MANIFEST = "fastrerank-export.json"
+FILE_OF = {"fp32": "model.onnx", "int8": "model_int8.onnx", "fp16": "model_fp16.onnx"}
+# Node types the transformer optimizer fuses a BERT-like graph into.
+FUSED_OPS = ("EmbedLayerNormalization", "Attention", "MultiHeadAttention", "SkipLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "LayerNormalization")
+
+
+class ExportError(RuntimeError):
+    """The export ran but does not meet its bar (e.g. fp32 differs from the source)."""
 
 
 def onnx_input_names(config: dict[str, Any]) -> list[str]:
@@ -34,8 +55,7 @@ def export_onnx(source: str | Path, out: str | Path, *, opset: int = OPSET) -> P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = AutoModelForSequenceClassification.from_pretrained(str(source), attn_implementation="eager").eval()
-    config = model.config.to_dict()
-    names = onnx_input_names(config)
+    names = onnx_input_names(model.config.to_dict())
 
     class LogitsOnly(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -78,3 +98,212 @@ def export_onnx(source: str | Path, out: str | Path, *, opset: int = OPSET) -> P
     if not same_dir:
         model.config.to_json_file(str(out / "config.json"))
     return out
+
+
+def optimize_graph(path: Path, config: dict[str, Any]) -> dict[str, int]:
+    """Fuses ``path`` in place with ONNX Runtime's transformer optimizer; returns the fused
+    node counts (Attention, EmbedLayerNormalization, SkipLayerNormalization, BiasGelu, ...)."""
+    from onnxruntime.transformers import optimizer
+
+    optimized = optimizer.optimize_model(
+        str(path),
+        model_type="bert",  # the BERT fusions also cover RoBERTa / XLM-R encoders
+        num_heads=int(config.get("num_attention_heads", 0)),
+        hidden_size=int(config.get("hidden_size", 0)),
+        opt_level=0,  # graph fusions only; ORT's own level-99 rewrites happen at load
+    )
+    optimized.save_model_to_file(str(path))
+    counts = {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
+    return {op: counts.get(op, 0) for op in FUSED_OPS if counts.get(op, 0)} | {k: v for k, v in counts.items() if k not in FUSED_OPS}
+
+
+def quantize_int8(src: Path, dst: Path, *, reduce_range: bool) -> None:
+    """Dynamic int8 quantisation, per channel; ``reduce_range`` (7-bit weights) avoids
+    saturation in the u8 x s8 kernels of CPUs without VNNI."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=reduce_range,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no shape inference
+    )
+
+
+def convert_fp16(src: Path, dst: Path) -> None:
+    """fp16 weights and activations, float32 inputs and outputs (for CUDA)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x))
+    for v in np.unique(x):  # average ranks of ties
+        tie = x == v
+        ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    ra, rb = _ranks(a), _ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return 1.0 if np.array_equal(ra, rb) else 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
+    """|top-k(a) ∩ top-k(b)| / k (ties to the lower index, as the engine ranks)."""
+    k = min(k, len(a))
+    top = lambda x: set(np.lexsort((np.arange(len(x)), -x))[:k].tolist())  # noqa: E731
+    return len(top(a) & top(b)) / k
+
+
+def reference_scores(source: str | Path, pairs_by_query: list[tuple[str, list[str]]], max_length: int) -> list[np.ndarray]:
+    """The source model's own scores (transformers on torch, fp32) with the activation the
+    engine's ``normalize="auto"`` applies. Pairs are built by the source tokenizer itself
+    (``Encoding.truncate`` + its post-processor) under the engine's documented rule: the query
+    keeps at most half of the window, the document the rest (one window)."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(source)).eval()
+    hf = AutoTokenizer.from_pretrained(str(source), use_fast=True)
+    tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
+    tok.no_truncation()
+    tok.no_padding()
+    content = max_length - tok.post_processor.num_special_tokens_to_add(True)
+    pad = hf.pad_token_id if hf.pad_token_id is not None else 0
+    with_types = int(getattr(model.config, "type_vocab_size", 1) or 1) > 1
+    out = []
+    with torch.no_grad():
+        for query, docs in pairs_by_query:
+            q = tok.encode(query, add_special_tokens=False)
+            q.truncate(content // 2)
+            rows = []
+            for doc in docs:
+                d = tok.encode(doc, add_special_tokens=False)
+                d.truncate(content - len(q.ids))
+                pair = tok.post_process(q, d, add_special_tokens=True)
+                rows.append((pair.ids, pair.type_ids))
+            width = max(len(ids) for ids, _ in rows)
+            feeds = {
+                "input_ids": torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows]),
+                "attention_mask": torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in rows]),
+            }
+            if with_types:
+                feeds["token_type_ids"] = torch.tensor([t + [0] * (width - len(t)) for _, t in rows])
+            logits = model(**feeds).logits
+            scores = torch.sigmoid(logits[:, 0]) if logits.shape[-1] == 1 else torch.softmax(logits, -1)[:, 1]
+            out.append(scores.numpy().astype(np.float64))
+    return out
+
+
+def measure(out: Path, precision: str, reference: list[np.ndarray], pairs_by_query: list[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Agreement of ``precision`` in ``out`` with the reference on the probe set."""
+    from fastrerank import Reranker
+
+    try:
+        rr = Reranker(out, precision=precision)
+        got = []
+        for query, docs in pairs_by_query:
+            # one window per document, cut like the reference's "only_second" truncation
+            content = rr.max_length - rr._template.special_tokens
+            window = content - min(len(rr.encode([query])[0]), content // 2)
+            scores = np.empty(len(docs))
+            for r in rr.rerank(query, docs, max_tokens_per_doc=max(1, window)).results:
+                scores[r.index] = r.relevance_score
+            got.append(scores)
+    except Exception as e:  # e.g. fp16 kernels missing on the CPU execution provider
+        return {"measured": False, "reason": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
+    diffs = [float(np.abs(g - r).max()) for g, r in zip(got, reference)]
+    return {
+        "measured": True,
+        "pairs": sum(len(d) for _, d in pairs_by_query),
+        "max_abs_diff": max(diffs),
+        "spearman": float(np.mean([spearman(g, r) for g, r in zip(got, reference)])),
+        "top10_overlap": float(np.mean([top_k_overlap(g, r) for g, r in zip(got, reference)])),
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def export(
+    source: str | Path,
+    out: str | Path,
+    *,
+    precisions: Sequence[str] = ("fp32",),
+    optimize: bool = False,
+    opset: int = OPSET,
+) -> dict[str, Any]:
+    """Exports ``source`` (a transformers model directory or Hub id) into ``out``: always
+    ``model.onnx`` (fp32, fused with ``optimize``), plus ``model_int8.onnx`` / ``model_fp16.onnx``
+    when asked. Measures every file against the source on the probe set, writes the manifest
+    ``fastrerank-export.json`` and returns it. Raises :class:`ExportError` when fp32 differs from
+    the source by more than 1e-4."""
+    from fastrerank.registry import has_vnni
+
+    wanted = list(dict.fromkeys(["fp32", *precisions]))
+    unknown = [p for p in wanted if p not in FILE_OF]
+    if unknown:
+        raise ValueError(f"precision must be fp32, int8 or fp16; got {unknown}")
+    out = Path(out)
+    steps = 2 + int(optimize) + len(wanted) - 1 + 1
+    manifest: dict[str, Any] = {
+        "source": str(source),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "opset": opset,
+        "versions": {d: _version(d) for d in ("fastrerank", "torch", "transformers", "onnx", "onnxruntime")},
+        "optimized": optimize,
+    }
+    with Progress(steps, "export") as progress:
+        progress.step("exporting fp32 (torch.onnx)")
+        export_onnx(source, out, opset=opset)
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        if optimize:
+            progress.step("fusing the graph (onnxruntime.transformers)")
+            manifest["fused_nodes"] = optimize_graph(out / FILE_OF["fp32"], config)
+        if "int8" in wanted:
+            progress.step("quantising to int8")
+            manifest["int8"] = {"reduce_range": not has_vnni(), "per_channel": True, "method": "dynamic"}
+            quantize_int8(out / FILE_OF["fp32"], out / FILE_OF["int8"], reduce_range=not has_vnni())
+        if "fp16" in wanted:
+            progress.step("converting to fp16")
+            convert_fp16(out / FILE_OF["fp32"], out / FILE_OF["fp16"])
+        progress.step("measuring against the source on the probe set")
+        pairs = [(q, list(probes.DOCUMENTS)) for q in probes.QUERIES]
+        from fastrerank.models import max_length_from_config
+
+        reference = reference_scores(source, pairs, max_length_from_config(config) or 512)
+        manifest["probe"] = {p: measure(out, p, reference, pairs) for p in wanted}
+        progress.step("writing the manifest")
+        manifest["files"] = {
+            FILE_OF[p]: {"precision": p, "bytes": (out / FILE_OF[p]).stat().st_size, "sha256": _sha256(out / FILE_OF[p])} for p in wanted
+        }
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    fp32 = manifest["probe"]["fp32"]
+    if not fp32.get("measured") or fp32["max_abs_diff"] > FP32_TOLERANCE:
+        raise ExportError(f"the fp32 export does not reproduce the source model (probe: {fp32}); see {out / MANIFEST}")
+    return manifest

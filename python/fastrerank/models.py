@@ -1,28 +1,36 @@
-"""Model directories: where a model's files are, which ONNX file a precision uses, and what its
-config says about the window.
+"""Model resolution: what the user passed -> the files of one model at one precision.
 
 A model directory holds ``model.onnx`` (or a precision variant such as ``model_int8.onnx``),
-``tokenizer.json`` and ``config.json``. ``resolve`` turns what the user passed into such a
-directory.
+``tokenizer.json`` and ``config.json``. A name such as ``cross-encoder/ms-marco-MiniLM-L-6-v2``
+resolves: local directory -> fastrerank's export cache -> the Hugging Face cache -> download
+from the Hub (extra ``hub``), with an error that says what to do when none of them has it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelFiles", "PRECISIONS", "max_length_from_config", "resolve"]
+from fastrerank import hub, registry
+from fastrerank.hub import ModelNotAvailableError
+from fastrerank.registry import RegistryEntry
+
+__all__ = ["ModelFiles", "ModelNotAvailableError", "PRECISIONS", "max_length_from_config", "model_files", "resolve"]
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
+# fastrerank's own exports first, then the names Hub repos commonly use.
 ONNX_NAMES = {
     "fp32": ("model.onnx", "onnx/model.onnx"),
     "fp16": ("model_fp16.onnx", "onnx/model_fp16.onnx"),
-    "int8": ("model_int8.onnx", "onnx/model_int8.onnx"),
+    "int8": ("model_int8.onnx", "onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
 }
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 # RoBERTa-style position ids start at padding_idx + 1, so these models can see
 # max_position_embeddings - (pad_token_id + 1) tokens (XLM-R: 514 -> 512).
@@ -31,47 +39,92 @@ POSITION_OFFSET_MODELS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The files of one model at one precision."""
+    """The files of one model at one precision, and its registry entry when it has one."""
 
     directory: Path
     onnx: Path
     tokenizer: Path
     config: dict[str, Any]
+    entry: RegistryEntry | None = None
 
 
-def resolve(model: str | os.PathLike[str]) -> Path:
-    """The directory of ``model``: a local directory path.
-
-    (Model names and the Hugging Face cache come with the model registry.)
-    """
-    if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"model must be a path to a model directory, got {type(model).__name__}")
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    raise FileNotFoundError(
-        f"model {str(model)!r} is not a directory; pass a directory holding model.onnx, tokenizer.json and config.json"
-    )
-
-
-def model_files(directory: Path, precision: str) -> ModelFiles:
-    """The files for ``precision`` in ``directory``, with a clear error for what is missing."""
+def _check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
-    onnx = next((directory / n for n in ONNX_NAMES[precision] if (directory / n).is_file()), None)
+
+
+def model_files(directory: Path, precision: str, *, onnx_name: str | None = None, entry: RegistryEntry | None = None) -> ModelFiles:
+    """The files for ``precision`` in ``directory``, with a clear error for what is missing."""
+    _check_precision(precision)
+    names = (onnx_name,) if onnx_name else ONNX_NAMES[precision]
+    onnx = next((directory / n for n in names if (directory / n).is_file()), None)
     if onnx is None:
         hint = (
             f"make it with `fastrerank export <source model> {directory} --precision {precision}`"
             if precision != "fp32"
             else "export the model to ONNX first (`fastrerank export <source model> <dir>`)"
         )
-        raise FileNotFoundError(f"precision={precision!r} needs {ONNX_NAMES[precision][0]} in {directory}, which has none; {hint}")
+        raise FileNotFoundError(f"precision={precision!r} needs {names[0]} in {directory}, which has none; {hint}")
     tokenizer = directory / "tokenizer.json"
     if not tokenizer.is_file():
         raise FileNotFoundError(f"{directory} has no tokenizer.json (the fast-tokenizer file a transformers tokenizer saves)")
     config_path = directory / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-    return ModelFiles(directory, onnx, tokenizer, config)
+    return ModelFiles(directory, onnx, tokenizer, config, entry)
+
+
+def _has_precision(directory: Path, precision: str) -> bool:
+    return directory.is_dir() and any((directory / n).is_file() for n in ONNX_NAMES[precision])
+
+
+def resolve(model: str | os.PathLike[str], precision: str = "fp32", *, allow_download: bool = True) -> ModelFiles:
+    """The files of ``model`` (a directory, or a Hub name) at ``precision``."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model must be a model directory or a model name, got {type(model).__name__}")
+    _check_precision(precision)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return model_files(path, precision)
+    name = str(model)
+    entry = registry.lookup(name)
+    if entry is None and (path.exists() or not REPO_ID.match(name)):
+        raise FileNotFoundError(
+            f"model {name!r} is not a directory and not a model name; pass a directory holding model.onnx, "
+            "tokenizer.json and config.json, or a name (`fastrerank models` lists the known ones)"
+        )
+    repo = entry.repo if entry else name
+    revision = entry.revision if entry else "main"
+
+    exported = hub.exported_dir(repo)
+    if _has_precision(exported, precision):
+        return model_files(exported, precision, entry=entry)
+
+    shipped = entry.onnx_file(precision) if entry else None
+    if entry is not None and shipped is None:
+        raise ModelNotAvailableError(
+            f"{repo} has no {precision} ONNX file on the Hub, and no fastrerank export was found in {exported}; "
+            f"where the Hub is reachable run `fastrerank download {repo} --precision {precision}` "
+            "(extras `hub` and `export`: it downloads the weights and exports them), or pass a local model directory"
+        )
+    candidates = [shipped] if shipped else list(ONNX_NAMES[precision][1:])
+    for onnx_name in candidates:
+        snapshot = hub.hub_snapshot(repo, revision, [onnx_name, *hub.BASE_FILES])
+        if snapshot is not None:
+            return model_files(snapshot, precision, onnx_name=onnx_name, entry=entry)
+
+    not_here = (
+        f"model {repo!r} ({precision}) is not on this machine: looked in {exported} and in the Hugging Face cache "
+        f"{hub.hub_cache_dir()} (revision {revision}). Where the Hub is reachable: `pip install 'fastrerank[hub]'` and "
+        f"`fastrerank download {repo}`. Offline: pass a local model directory (model.onnx, tokenizer.json, "
+        "config.json), or set HF_HOME to a cache that has it."
+    )
+    if not allow_download or hub.is_offline():
+        raise ModelNotAvailableError(not_here)
+    try:
+        snapshot = hub.download(repo, [candidates[0], *hub.BASE_FILES, *TOKENIZER_FILES[1:]], revision)
+    except ModelNotAvailableError as e:
+        raise ModelNotAvailableError(f"{not_here} Downloading it failed: {str(e).splitlines()[0]}") from e
+    return model_files(snapshot, precision, onnx_name=candidates[0], entry=entry)
 
 
 def max_length_from_config(config: dict[str, Any]) -> int | None:

@@ -42,7 +42,9 @@ class Reranker:
 
     Args:
         model: a model directory holding ``model.onnx`` (or a precision variant),
-            ``tokenizer.json`` and ``config.json``.
+            ``tokenizer.json`` and ``config.json``; or a Hub name such as
+            ``"cross-encoder/ms-marco-MiniLM-L-6-v2"``, found in fastrerank's export cache or
+            the Hugging Face cache, else downloaded (extra ``hub``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when it is there). Asking
             for CUDA where it cannot run raises :class:`~fastrerank.session.DeviceNotAvailableError`;
             it never falls back to the CPU silently.
@@ -73,9 +75,8 @@ class Reranker:
         if normalize not in NORMALIZE:
             raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
         parse_device(device)
-        directory = models.resolve(model)
-        files = models.model_files(directory, precision)
-        self.model_path: Path = directory
+        files = models.resolve(model, precision)
+        self.model_path: Path = files.directory
         self.precision = precision
         self.normalize = normalize
         self._tokenizer = tokenization.load(files.tokenizer)
@@ -93,7 +94,10 @@ class Reranker:
             suffix=spec.suffix,
             suffix_types=spec.suffix_types,
         )
-        self.max_length = _check_max_length(max_length, models.max_length_from_config(files.config), len(spec.prefix) + len(spec.middle) + len(spec.suffix))
+        window = models.max_length_from_config(files.config)
+        if files.entry is not None:
+            window = min(window or files.entry.max_length, files.entry.max_length)
+        self.max_length = _check_max_length(max_length, window, len(spec.prefix) + len(spec.middle) + len(spec.suffix))
         if max_batch_tokens is None:
             max_batch_tokens = DEFAULT_BATCH_TOKENS[self.device]
         elif isinstance(max_batch_tokens, bool) or not isinstance(max_batch_tokens, int):

@@ -1,0 +1,94 @@
+"""fastrerank export: fused graph, int8 and fp16 files, the probe measurements and manifest."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastrerank import Reranker, export
+from fastrerank.cli import main
+
+
+@pytest.fixture(scope="module")
+def exported_bert(tiny_models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "bert"
+    manifest = export.export(tiny_models["bert-1"], out, precisions=["int8", "fp16"], optimize=True)
+    return out, manifest
+
+
+def test_export_writes_every_file_and_manifest(exported_bert):
+    out, manifest = exported_bert
+    for name in ("model.onnx", "model_int8.onnx", "model_fp16.onnx", "tokenizer.json", "config.json", "fastrerank-export.json"):
+        assert (out / name).is_file(), name
+    on_disk = json.loads((out / "fastrerank-export.json").read_text())
+    assert on_disk == json.loads(json.dumps(manifest))
+    assert set(on_disk["files"]) == {"model.onnx", "model_int8.onnx", "model_fp16.onnx"}
+    assert all(len(f["sha256"]) == 64 for f in on_disk["files"].values())
+
+
+def test_optimize_fuses_the_bert_graph(exported_bert):
+    _, manifest = exported_bert
+    fused = manifest["fused_nodes"]
+    assert fused.get("Attention", 0) == 2  # one per layer of the tiny model
+    assert fused.get("SkipLayerNormalization", 0) >= 2
+    assert fused.get("EmbedLayerNormalization", 0) == 1
+
+
+def test_probe_agreement_is_measured(exported_bert):
+    _, manifest = exported_bert
+    probe = manifest["probe"]
+    assert probe["fp32"]["measured"] and probe["fp32"]["max_abs_diff"] <= export.FP32_TOLERANCE
+    assert probe["fp32"]["spearman"] > 0.9999 and probe["fp32"]["top10_overlap"] == 1.0
+    for p in ("int8", "fp16"):
+        assert probe[p]["measured"], probe[p]
+        assert 0 < probe[p]["max_abs_diff"] <= 1  # the tiny random model is very sensitive to int8
+        assert -1 <= probe[p]["spearman"] <= 1 and 0 <= probe[p]["top10_overlap"] <= 1
+    assert probe["fp16"]["max_abs_diff"] < 5e-2
+
+
+def test_precisions_load_their_files(exported_bert):
+    out, _ = exported_bert
+    docs = ["alpha beta", "the capital of france", "gamma"]
+    base = Reranker(out).rerank("capital", docs)
+    for precision in ("int8", "fp16"):
+        rr = Reranker(out, precision=precision)
+        assert rr._session.model_path.name == f"model_{precision}.onnx"
+        got = rr.rerank("capital", docs)
+        a = np.array([r.relevance_score for r in sorted(base.results, key=lambda r: r.index)])
+        b = np.array([r.relevance_score for r in sorted(got.results, key=lambda r: r.index)])
+        assert np.abs(a - b).max() < 1.0 and not np.array_equal(a, b)
+
+
+def test_xlmr_export_and_cli(tiny_models, tmp_path, capsys):
+    out = tmp_path / "xlmr"
+    assert main(["export", str(tiny_models["xlmr"]), str(out), "--optimize"]) == 0
+    printed = capsys.readouterr().out
+    assert "fp32: max |diff|" in printed and "fused nodes" in printed
+    manifest = json.loads((out / "fastrerank-export.json").read_text())
+    assert manifest["probe"]["fp32"]["max_abs_diff"] <= export.FP32_TOLERANCE
+    assert Reranker(out).max_length == 64
+
+
+def test_a_bad_export_fails_loudly(tiny_models, tmp_path, monkeypatch):
+    real = export.measure
+
+    def skewed(out, precision, reference, pairs):
+        result = real(out, precision, reference, pairs)
+        result["max_abs_diff"] = 0.5
+        return result
+
+    monkeypatch.setattr(export, "measure", skewed)
+    with pytest.raises(export.ExportError, match="does not reproduce the source"):
+        export.export(tiny_models["bert-1"], tmp_path / "bad")
+    assert (tmp_path / "bad" / "fastrerank-export.json").is_file()
+
+
+def test_rank_metrics():
+    a = np.array([0.1, 0.9, 0.5, 0.3])
+    assert export.spearman(a, a) == pytest.approx(1.0)
+    assert export.spearman(a, -a) == pytest.approx(-1.0)
+    assert export.top_k_overlap(a, a, k=2) == 1.0
+    assert export.top_k_overlap(a, np.array([0.1, 0.9, 0.3, 0.5]), k=2) == 0.5
+    assert export.top_k_overlap(a, np.array([0.9, 0.1, 0.3, 0.5]), k=2) == 0.0
