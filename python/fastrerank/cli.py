@@ -19,6 +19,7 @@ __all__ = ["CommandError", "main"]
 COMMAND_MODULES = (
     "fastrerank.cli",  # rerank
     "fastrerank.model_cli",  # models, download, export
+    "fastrerank.bench.cli",  # bench
     "fastrerank.server.cli",  # serve
 )
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fastrerank import _core, inputs, models, tokenization
 from fastrerank.session import Session, parse_device
+from fastrerank.token_cache import TokenCache
 from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, search_units
 
 __all__ = ["NORMALIZE", "Reranker", "Scored"]
@@ -57,6 +58,8 @@ class Reranker:
         normalize: how logits become scores: ``"auto"`` (sigmoid for one logit, softmax's
             positive class for two), ``"sigmoid"``, ``"softmax"``, or ``"none"`` (raw logits:
             scores are then not bounded to [0, 1]).
+        token_cache_bytes: memory for cached token ids of texts seen before (documents come
+            back query after query); 0 turns the cache off.
 
     One Reranker may be shared by many threads; their calls run in parallel.
     """
@@ -71,6 +74,7 @@ class Reranker:
         max_length: int | None = None,
         max_batch_tokens: int | None = None,
         normalize: str = "auto",
+        token_cache_bytes: int = 64 << 20,
     ) -> None:
         if normalize not in NORMALIZE:
             raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
@@ -80,6 +84,7 @@ class Reranker:
         self.precision = precision
         self.normalize = normalize
         self._tokenizer = tokenization.load(files.tokenizer)
+        self._token_cache = TokenCache(token_cache_bytes)
         self._session = Session(files.onnx, device=device, threads=threads)
         self.device: str = self._session.device
 
@@ -205,7 +210,7 @@ class Reranker:
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of ``texts`` without special tokens, for :meth:`score_encoded`: one flat
         int32 array and int64 offsets (``len(texts) + 1`` entries)."""
-        return self._tokenizer.encode_ragged(list(texts))
+        return self._token_cache.encode_ragged(texts, self._tokenizer.encode_ragged)
 
     def score_encoded(
         self,

@@ -8,6 +8,8 @@ float32 logits [rows, 1 | 2]. Nothing else in the package imports onnxruntime.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,9 @@ class Session:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.threads = threads or physical_cores()
+        self.run_seconds = 0.0  # time spent inside the model, summed over all calls
+        self.run_calls = 0
+        self._stats_lock = threading.Lock()
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -85,7 +90,8 @@ class Session:
             )
         providers: list[Any] = ["CPUExecutionProvider"]
         if want_cuda:
-            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id}))
+            # Every batch has its own shape: grow the GPU arena by what is asked, not by doubling.
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id, "arena_extend_strategy": "kSameAsRequested"}))
         self._session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=providers)
 
         attached = self._session.get_providers()
@@ -128,10 +134,15 @@ class Session:
         for name, array in feeds.items():
             if self._input_dtypes[name] != np.int64:
                 feeds[name] = array.astype(self._input_dtypes[name])
+        start = time.perf_counter()
         if self.device == "cuda":
             logits = self._run_cuda(feeds)
         else:
             logits = self._session.run([self.output_name], feeds)[0]
+        elapsed = time.perf_counter() - start
+        with self._stats_lock:
+            self.run_seconds += elapsed
+            self.run_calls += 1
         return np.ascontiguousarray(logits, dtype=np.float32)
 
     def _run_cuda(self, feeds: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,400 @@
+"""The peer comparison: fastrerank against sentence-transformers, fastembed, FlashRank and a
+plain ONNX Runtime loop on the same model, workload, thread count and machine, in one run.
+
+Each system runs in its own process; runs are alternated (round r starts at system r), and the
+reported time is the median over rounds. The same run measures the zero-padding ceiling, the
+host pipeline (a graph that costs nothing), latency percentiles, throughput against documents
+per query and threads, and resident memory over many calls. Output: a Markdown table, the raw
+JSON, and a PNG plot.
+
+    fastrerank bench --compare --model DIR        (or: python benchmarks/compare.py --model DIR)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastrerank.bench import systems
+from fastrerank.bench.corpus import LENGTH_MIX, Workload, make_workload
+from fastrerank.progress import Progress
+
+__all__ = ["Options", "run"]
+
+PEER_SYSTEMS = ("fastembed", "flashrank")  # run with --peer-python (their own venv)
+
+
+@dataclass
+class Options:
+    """What to measure, and where."""
+
+    model: Path
+    threads: int = 2
+    queries: int = 3
+    docs: int = 100
+    rounds: int = 3
+    workdir: Path = Path(".cache/bench")
+    out: Path = Path("bench-results")
+    peer_python: str | None = None
+    systems: list[str] = field(default_factory=lambda: [*systems.SYSTEMS, "ceiling"])
+    sweep: bool = True
+    memory_calls: int = 2000
+    host_calls: int = 200
+
+
+class Worker:
+    """A system loaded in its own process."""
+
+    def __init__(self, name: str, python: str, options: Options, workload: Path, threads: int | None = None) -> None:
+        self.name = name
+        cmd = [python, "-m", "fastrerank.bench.worker", "--system", name, "--model", str(options.model), "--threads", str(threads or options.threads), "--workdir", str(options.workdir), "--workload", str(workload)]
+        logs = options.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log = logs / f"{name.replace(' ', '_').replace('(', '').replace(')', '')}-{threads or options.threads}.log"
+        with self.log.open("w") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        self.hello = self._read()
+        self.error = self.hello.get("error")
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-1:] if self.log.is_file() else []
+            return {"error": f"worker exited with status {self.proc.wait()}: {' '.join(tail)[:300]}"}
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return self._read()  # the worker died: its last words
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask(cmd="quit")
+            except (BrokenPipeError, json.JSONDecodeError):
+                pass
+            self.proc.wait(timeout=30)
+
+
+def prepare_models(model: Path, workdir: Path) -> None:
+    """workdir/fused (fused fp32 + int8 from it) and workdir/null (the null graph), rebuilt
+    when the source model changes."""
+    from fastrerank.bench.null_model import build as build_null
+    from fastrerank.export import optimize_graph, quantize_int8
+    from fastrerank.registry import has_vnni
+
+    stamp = f"{(model / 'model.onnx').stat().st_size}-{(model / 'model.onnx').stat().st_mtime_ns}"
+    if (workdir / "stamp").is_file() and (workdir / "stamp").read_text() == stamp:
+        return
+    shutil.rmtree(workdir, ignore_errors=True)
+    fused = workdir / "fused"
+    fused.mkdir(parents=True)
+    for name in ("tokenizer.json", "config.json", "model.onnx"):
+        shutil.copyfile(model / name, fused / name)
+    config = json.loads((model / "config.json").read_text())
+    optimize_graph(fused / "model.onnx", config)
+    quantize_int8(fused / "model.onnx", fused / "model_int8.onnx", reduce_range=not has_vnni())
+    build_null(model, workdir / "null")
+    (workdir / "stamp").write_text(stamp)
+
+
+def _row_lengths(model: Path, workload: Workload) -> tuple[np.ndarray, int, int]:
+    """Real length of every row the workload makes, and fastrerank's padded/real token totals."""
+    from fastrerank import Reranker, _core
+
+    rr = Reranker(model)
+    lengths, padded, real = [], 0, 0
+    for query, docs in zip(workload.queries, workload.documents):
+        q, q_off = rr.encode([query])
+        d, d_off = rr.encode(docs)
+        packed = _core.pack(q, d, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=systems.one_window(rr, query), max_batch_tokens=rr.max_batch_tokens, pad_id=0, query_offsets=q_off)
+        for b in range(len(packed)):
+            lengths.extend(packed.batch(b)[1].sum(axis=1).tolist())
+        padded += packed.padded_tokens
+        real += packed.real_tokens
+    return np.array(lengths), padded, real
+
+
+def _top10_overlap(a: list[list[float]], b: list[list[float]]) -> float:
+    from fastrerank.export import top_k_overlap
+
+    return float(np.mean([top_k_overlap(np.array(x), np.array(y)) for x, y in zip(a, b)]))
+
+
+def run(options: Options) -> dict[str, Any]:
+    """Runs every phase; writes OUT.md, OUT.json and OUT.png; returns the results."""
+    options.workdir.mkdir(parents=True, exist_ok=True)
+    prepare_models(options.model, options.workdir)
+    workload = make_workload(options.queries, options.docs)
+    workload_file = options.workdir / "workload.json"
+    workload.save(workload_file)
+    results: dict[str, Any] = {
+        "machine": {"cpu": _cpu_name(), "cores": systems_cores(), "python": platform.python_version(), "threads": options.threads},
+        "workload": {"queries": options.queries, "docs_per_query": options.docs, "pairs": workload.pairs, "length_mix_words": LENGTH_MIX},
+        "systems": {},
+    }
+    names = [s for s in options.systems]
+    phases = 1 + options.rounds + (4 if options.sweep else 0) + (1 if options.memory_calls else 0)
+    with Progress(phases, "bench") as progress:
+        progress.step("loading systems")
+        workers = {}
+        for name in names:
+            python = options.peer_python if (name in PEER_SYSTEMS and options.peer_python) else sys.executable
+            w = Worker(name, python, options, workload_file)
+            if w.error:
+                results["systems"][name] = {"error": w.error}
+                w.close()
+            else:
+                warm = w.ask(cmd="run")  # warm-up: first-run allocations, caches
+                if "error" in warm:
+                    results["systems"][name] = {"error": warm["error"]}
+                    w.close()
+                else:
+                    workers[name] = w
+        order = list(workers)
+        times: dict[str, list[Any]] = {n: [] for n in order}
+        failed: dict[str, str] = {}
+        scores: dict[str, Any] = {}
+        for r in range(options.rounds):
+            progress.step(f"round {r + 1}/{options.rounds}")
+            for name in order[r % len(order) :] + order[: r % len(order)]:
+                if name in failed:
+                    continue
+                reply = workers[name].ask(cmd="run", scores=(r == options.rounds - 1))
+                if "error" in reply:
+                    failed[name] = reply["error"]
+                    continue
+                times[name].append(reply.get("budgets", reply.get("seconds")))
+                if "scores" in reply:
+                    scores[name] = reply["scores"]
+        host = workers["host pipeline (null graph)"].ask(cmd="host", calls=options.host_calls) if "host pipeline (null graph)" in workers else None
+        for w in workers.values():
+            w.close()
+
+        sweep = _sweep(options, workload_file, progress) if options.sweep else None
+        memory = None
+        if options.memory_calls:
+            progress.step(f"memory over {options.memory_calls} calls")
+            w = Worker("fastrerank fp32", sys.executable, options, workload_file)
+            memory = w.ask(cmd="memory", calls=options.memory_calls)
+            w.close()
+
+    pairs = workload.pairs
+    for name, error in failed.items():
+        results["systems"][name] = {"error": error}
+    for name in (n for n in order if n not in failed):
+        if name == "ceiling":
+            per_budget = {int(b): float(np.median([t[b] for t in times[name]])) for b in times[name][0]}
+            best = min(per_budget, key=lambda b: per_budget[b])
+            results["ceiling"] = {"seconds_by_budget": per_budget, "best_budget": best, "seconds": per_budget[best], "pairs_per_s": pairs / per_budget[best]}
+            continue
+        median = float(np.median(times[name]))
+        results["systems"][name] = {"seconds": median, "runs": times[name], "pairs_per_s": pairs / median}
+    base = scores.get("fastrerank fp32")
+    for name, s in scores.items():
+        if base is not None and name != "host pipeline (null graph)":
+            results["systems"][name]["max_abs_diff_vs_fastrerank_fp32"] = float(max(np.abs(np.array(a) - np.array(b)).max() for a, b in zip(s, base)))
+    if base is not None and "fastrerank int8" in scores:
+        results["int8_top10_overlap_vs_fp32"] = _top10_overlap(scores["fastrerank int8"], base)
+    lengths, padded, real = _row_lengths(options.model, workload)
+    results["rows"] = {"count": int(len(lengths)), "mean_length": float(lengths.mean()), "real_tokens": real, "padded_tokens": padded, "padding_waste": 1 - real / padded}
+    flops = float(sum(systems.FLOPS(int(n)) for n in lengths))
+    for name, sysres in results["systems"].items():
+        if "seconds" in sysres and name != "host pipeline (null graph)":
+            sysres["useful_gflops"] = flops / sysres["seconds"] / 1e9
+    if "ceiling" in results:
+        results["ceiling"]["useful_gflops"] = flops / results["ceiling"]["seconds"] / 1e9
+    results["host"] = host
+    results["sweep"] = sweep
+    results["memory"] = memory
+    _write(results, options.out)
+    return results
+
+
+def _sweep(options: Options, workload_file: Path, progress: Progress) -> dict[str, Any]:
+    """fastrerank fp32: latency and throughput against documents per query and threads."""
+    out: dict[str, Any] = {"docs": {}, "threads": {}, "overhead": None}
+    w = Worker("fastrerank fp32", sys.executable, options, workload_file)
+    progress.step("latency, 20 documents of ~100 tokens")
+    w.ask(cmd="latency", docs=20, calls=2, words=75)
+    r = w.ask(cmd="latency", docs=20, calls=10, words=75)
+    out["overhead"] = {"docs": 20, "words": 75, "median_s": float(np.median(r["latencies"])), "outside_session_share": 1 - r["session_seconds"] / sum(r["latencies"])}
+    progress.step("latency and throughput by documents per query")
+    for n_docs, calls in ((10, 30), (100, 5), (1000, 2)):
+        r = w.ask(cmd="latency", docs=n_docs, calls=calls)
+        lat = np.array(r["latencies"])
+        out["docs"][n_docs] = {"calls": calls, "p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)), "p99": float(np.percentile(lat, 99)), "pairs_per_s": r["pairs"] / float(lat.sum())}
+    w.close()
+    progress.step("throughput by threads")
+    for threads in (1, 2):
+        w = Worker("fastrerank fp32", sys.executable, options, workload_file, threads=threads)
+        w.ask(cmd="latency", docs=100, calls=1)
+        r = w.ask(cmd="latency", docs=100, calls=3, seed=5)
+        out["threads"][threads] = {"pairs_per_s": r["pairs"] / float(sum(r["latencies"]))}
+        w.close()
+    progress.step("done")
+    return out
+
+
+def systems_cores() -> int:
+    from fastrerank.session import physical_cores
+
+    return physical_cores()
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as a Markdown report."""
+    sysres = results["systems"]
+    base = sysres.get("fastrerank fp32", {}).get("pairs_per_s")
+    m, w = results["machine"], results["workload"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {m['threads']} threads for every system.",
+        f"Workload: {w['queries']} queries x {w['docs_per_query']} documents = {w['pairs']} pairs (license text; lengths mixed from a few words to beyond the window); "
+        f"every system scores the same pairs (each document cut to one model window); median of the rounds.",
+        "",
+        "| system | pairs/s | x fastrerank fp32 | useful GFLOP/s | max abs score diff vs fastrerank fp32 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in sysres.items():
+        if "error" in r:
+            lines.append(f"| {name} | not run: {r['error']} | | | |")
+            continue
+        ratio = f"{r['pairs_per_s'] / base:.2f}" if base else ""
+        gflops = f"{r['useful_gflops']:.1f}" if "useful_gflops" in r else ""
+        diff = f"{r['max_abs_diff_vs_fastrerank_fp32']:.1e}" if "max_abs_diff_vs_fastrerank_fp32" in r else ""
+        lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {ratio} | {gflops} | {diff} |")
+    c = results.get("ceiling")
+    if c:
+        budgets = ", ".join(f"{b}: {results['workload']['pairs'] / s:.1f}" for b, s in c["seconds_by_budget"].items())
+        lines.append(f"| ceiling (zero padding, best budget {c['best_budget']}) | {c['pairs_per_s']:.1f} | {c['pairs_per_s'] / base:.2f} | {c['useful_gflops']:.1f} | |" if base else "")
+        lines += ["", f"Ceiling by batch token budget (pairs/s): {budgets}."]
+    lines.append("")
+    if c and base:
+        for name in ("fastrerank fp32", "fastrerank fp32 fused", "fastrerank int8"):
+            if name in sysres and "pairs_per_s" in sysres[name]:
+                lines.append(f"- {name}: {sysres[name]['pairs_per_s'] / c['pairs_per_s']:.3f} x the fp32 zero-padding ceiling")
+    peers = [sysres[p]["pairs_per_s"] for p in systems.PEERS if p in sysres and "pairs_per_s" in sysres[p]]
+    if peers and base:
+        lines.append(f"- fastrerank fp32 vs the best peer: {base / max(peers):.2f} x")
+    if "fastrerank int8" in sysres and base and "pairs_per_s" in sysres["fastrerank int8"]:
+        lines.append(f"- int8 vs fp32: {sysres['fastrerank int8']['pairs_per_s'] / base:.2f} x, top-10 overlap {results.get('int8_top10_overlap_vs_fp32', float('nan')):.3f}")
+    rows = results["rows"]
+    lines.append(f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones ({100 * rows['padding_waste']:.1f}% waste); rows average {rows['mean_length']:.0f} tokens")
+    if results.get("host"):
+        h = results["host"]
+        lines.append(f"- host pipeline (null graph, ~{h['tokens_per_doc']:.0f}-token documents, 100 per call): {h['cold_pairs_per_s']:,.0f} pairs/s cold, {h['warm_pairs_per_s']:,.0f} pairs/s with documents repeating")
+    s = results.get("sweep")
+    if s:
+        o = s["overhead"]
+        lines.append(f"- latency, {o['docs']} documents of {o['words']} words: median {1000 * o['median_s']:.0f} ms, {100 * o['outside_session_share']:.2f}% of it outside session.run")
+        lines += ["", "| documents per query | p50 | p90 | p99 | pairs/s |", "| ---: | ---: | ---: | ---: | ---: |"]
+        for n, d in s["docs"].items():
+            lines.append(f"| {n} | {d['p50']:.3f} s | {d['p90']:.3f} s | {d['p99']:.3f} s | {d['pairs_per_s']:.1f} |")
+        lines.append("")
+        lines.append("Threads (100 documents per query): " + ", ".join(f"{t}: {d['pairs_per_s']:.1f} pairs/s" for t, d in s["threads"].items()))
+    mem = results.get("memory")
+    if mem:
+        samples = mem["samples"]
+        warm = [rss for i, rss in samples if i >= 200]
+        if warm:
+            lines.append(f"- resident memory over {samples[-1][0] + 1} calls of varied shapes: {warm[0] / 2**20:.0f} MiB after warm-up, {max(warm) / 2**20:.0f} MiB peak, {warm[-1] / 2**20:.0f} MiB at the end ({100 * (max(warm) / warm[0] - 1):+.1f}%)")
+    return "\n".join(lines) + "\n"
+
+
+def _write(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+    out.with_suffix(".md").write_text(markdown(results))
+    try:
+        _plot(results, out.with_suffix(".png"))
+    except ImportError:
+        pass  # matplotlib (extra `bench`) not installed: table and JSON only
+
+
+def _plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    sysres = {k: v for k, v in results["systems"].items() if "pairs_per_s" in v and "null" not in k}
+    names = list(sysres) + (["ceiling"] if "ceiling" in results else [])
+    values = [sysres[n]["pairs_per_s"] for n in sysres] + ([results["ceiling"]["pairs_per_s"]] if "ceiling" in results else [])
+    ax = axes[0][0]
+    ax.barh(names, values, color=["tab:blue" if n.startswith("fastrerank") else "tab:gray" if n != "ceiling" else "tab:green" for n in names])
+    ax.set_xlabel("pairs/s")
+    ax.set_title("Same model, workload and threads")
+    ax.invert_yaxis()
+    s = results.get("sweep")
+    if s:
+        docs = sorted(int(k) for k in s["docs"])
+        ax = axes[0][1]
+        ax.plot(docs, [s["docs"][d]["pairs_per_s"] for d in docs], marker="o")
+        ax.set_xscale("log")
+        ax.set_xlabel("documents per query")
+        ax.set_ylabel("pairs/s")
+        ax.set_title("fastrerank fp32: throughput vs documents per query")
+        ax = axes[1][0]
+        threads = sorted(int(k) for k in s["threads"])
+        ax.plot(threads, [s["threads"][t]["pairs_per_s"] for t in threads], marker="o")
+        ax.set_xticks(threads)
+        ax.set_xlabel("threads")
+        ax.set_ylabel("pairs/s")
+        ax.set_title("fastrerank fp32: throughput vs threads (100 documents)")
+        ax = axes[1][1]
+        x = np.arange(len(docs))
+        for i, p in enumerate(("p50", "p90", "p99")):
+            ax.bar(x + (i - 1) * 0.25, [s["docs"][d][p] for d in docs], width=0.25, label=p)
+        ax.set_xticks(x, [str(d) for d in docs])
+        ax.set_yscale("log")
+        ax.set_xlabel("documents per query")
+        ax.set_ylabel("seconds")
+        ax.set_title("fastrerank fp32: latency percentiles")
+        ax.legend()
+    fig.suptitle(f"fastrerank bench — {results['machine']['cpu']}, {results['machine']['threads']} threads")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/compare.py``: the same options as ``fastrerank bench --compare``."""
+    import argparse
+
+    from fastrerank.bench.cli import add_arguments, options_from
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    results = run(options_from(args))
+    print(markdown(results))
+    print(f"({time.perf_counter() - start:.0f} s; written to {args.out}.md, .json, .png)")
+    return 0

@@ -1,0 +1,206 @@
+"""The systems the benchmark compares, each loaded from the same local model directory.
+
+Every system is ``load(model_dir, threads, workdir) -> rank(query, docs) -> scores`` (in input
+order, sigmoid of the logit), and runs in its own process (see worker.py). Every system scores
+the same pairs: the query and the document cut to one 512-token window (peers truncate; fastrerank
+is given ``max_tokens_per_doc`` of one window, where its default would window long documents
+and do more work).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FLOPS", "SYSTEMS", "Ranker", "one_window"]
+
+Ranker = Callable[[str, list[str]], np.ndarray]
+
+
+def window(model: Path) -> int:
+    """The model's window (512 for MiniLM), as every system is told to truncate to."""
+    import json
+
+    from fastrerank.models import max_length_from_config
+
+    return max_length_from_config(json.loads((model / "config.json").read_text())) or 512
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64).reshape(-1)))
+
+
+def one_window(rr, query: str) -> int:  # type: ignore[no-untyped-def]
+    """max_tokens_per_doc that cuts every document to the one window left beside ``query``."""
+    content = rr.max_length - rr._template.special_tokens
+    return max(1, content - min(len(rr.encode([query])[0]), content // 2))
+
+
+def _fastrerank(precision: str, subdir: str = "") -> Callable[[Path, int, Path], Ranker]:
+    def load(model: Path, threads: int, workdir: Path) -> Ranker:
+        from fastrerank import Reranker
+
+        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads)
+
+        def rank(query: str, docs: list[str]) -> np.ndarray:
+            scores = np.empty(len(docs))
+            for r in rr.rerank(query, docs, max_tokens_per_doc=one_window(rr, query)).results:
+                scores[r.index] = r.relevance_score
+            return scores
+
+        rank.reranker = rr  # type: ignore[attr-defined]
+        return rank
+
+    return load
+
+
+def _sentence_transformers(model: Path, threads: int, workdir: Path) -> Ranker:
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.set_num_threads(threads)
+    ce = CrossEncoder(str(model), device="cpu", max_length=window(model))
+
+    def rank(query: str, docs: list[str]) -> np.ndarray:
+        return np.asarray(ce.predict([(query, d) for d in docs], batch_size=32, show_progress_bar=False), dtype=np.float64)
+
+    return rank
+
+
+def _fastembed(model: Path, threads: int, workdir: Path) -> Ranker:
+    from fastembed.common.model_description import ModelSource
+    from fastembed.rerank.cross_encoder import TextCrossEncoder
+
+    name = "local/fastrerank-bench"
+    try:
+        TextCrossEncoder.add_custom_model(model=name, sources=ModelSource(hf=name), model_file="model.onnx")
+    except ValueError:
+        pass  # registered already in this process
+    enc = TextCrossEncoder(name, specific_model_path=str(model), threads=threads)
+
+    def rank(query: str, docs: list[str]) -> np.ndarray:
+        return _sigmoid(list(enc.rerank(query, docs, batch_size=64)))
+
+    return rank
+
+
+def _flashrank(model: Path, threads: int, workdir: Path) -> Ranker:
+    from flashrank import Ranker as FlashRanker
+    from flashrank import RerankRequest
+
+    # FlashRank loads known names from cache_dir/<name>/<its file name>: give it our model there.
+    name, file = "ms-marco-MiniLM-L-12-v2", "flashrank-MiniLM-L-12-v2_Q.onnx"
+    cache = workdir / "flashrank"
+    target = cache / name
+    target.mkdir(parents=True, exist_ok=True)
+    for f in ("tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (model / f).is_file() and not (target / f).exists():
+            shutil.copyfile(model / f, target / f)
+    if not (target / file).exists():
+        os.symlink((model / "model.onnx").resolve(), target / file)
+    ranker = FlashRanker(model_name=name, cache_dir=str(cache), max_length=window(model), log_level="ERROR")
+
+    def rank(query: str, docs: list[str]) -> np.ndarray:
+        out = ranker.rerank(RerankRequest(query=query, passages=[{"id": i, "text": d} for i, d in enumerate(docs)]))
+        scores = np.empty(len(docs))
+        for r in out:
+            scores[int(r["id"])] = float(r["score"])
+        return scores
+
+    return rank
+
+
+def _ort_session(path: Path, threads: int):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _onnxruntime_loop(model: Path, threads: int, workdir: Path) -> Ranker:
+    """What a user writes by hand: tokenizers + ONNX Runtime, fixed batches of 32 in arrival
+    order, each padded to its longest pair, truncated to 512 tokens."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model / "tokenizer.json"))
+    tok.enable_truncation(window(model))
+    tok.enable_padding()
+    session = _ort_session(model / "model.onnx", threads)
+    names = {i.name for i in session.get_inputs()}
+
+    def rank(query: str, docs: list[str]) -> np.ndarray:
+        out = []
+        for start in range(0, len(docs), 32):
+            enc = tok.encode_batch([(query, d) for d in docs[start : start + 32]])
+            feeds = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64), "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+            if "token_type_ids" in names:
+                feeds["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
+            out.append(session.run(None, feeds)[0].reshape(-1))
+        return _sigmoid(np.concatenate(out))
+
+    return rank
+
+
+# FLOPs of one MiniLM-L6-shaped pair of L real tokens: 6 layers of 24*L*H^2 (projections and
+# feed-forward) + 4*L^2*H (attention), H = 384; the embedding lookups are free.
+def FLOPS(length: int, layers: int = 6, hidden: int = 384) -> float:  # noqa: N802
+    return layers * (24.0 * length * hidden * hidden + 4.0 * length * length * hidden)
+
+
+class Ceiling:
+    """The same rows fastrerank builds, grouped by exact length (no padding at all), through
+    plain ONNX Runtime at several batch token budgets. Tokenization and packing not timed."""
+
+    BUDGETS = (256, 512, 1024, 2048, 4096)
+
+    def __init__(self, model: Path, threads: int, workdir: Path) -> None:
+        from fastrerank import Reranker, _core
+
+        self.rr = Reranker(model, threads=threads)
+        self.session = _ort_session(model / "model.onnx", threads)
+        self.names = {i.name for i in self.session.get_inputs()}
+        self._core = _core
+
+    def rows(self, query: str, docs: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        rr = self.rr
+        q_ids, q_off = rr.encode([query])
+        d_ids, d_off = rr.encode(docs)
+        packed = self._core.pack(q_ids, d_ids, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=one_window(rr, query), max_batch_tokens=1 << 40, pad_id=0, query_offsets=q_off)
+        ids, mask, types, _ = packed.batch(0)
+        lengths = mask.sum(axis=1)
+        groups = []
+        for length in np.unique(lengths):
+            sel = lengths == length
+            groups.append((ids[sel, :length], mask[sel, :length], types[sel, :length]))
+        return groups
+
+    def run(self, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], budget: int) -> float:
+        start = time.perf_counter()
+        for ids, mask, types in groups:
+            per = max(1, budget // ids.shape[1])
+            for k in range(0, ids.shape[0], per):
+                feeds = {"input_ids": ids[k : k + per], "attention_mask": mask[k : k + per]}
+                if "token_type_ids" in self.names:
+                    feeds["token_type_ids"] = types[k : k + per]
+                self.session.run(None, feeds)
+        return time.perf_counter() - start
+
+
+SYSTEMS: dict[str, Callable[[Path, int, Path], Ranker]] = {
+    "fastrerank fp32": _fastrerank("fp32"),
+    "fastrerank fp32 fused": _fastrerank("fp32", "fused"),
+    "fastrerank int8": _fastrerank("int8", "fused"),
+    "sentence-transformers": _sentence_transformers,
+    "fastembed": _fastembed,
+    "flashrank": _flashrank,
+    "onnxruntime loop": _onnxruntime_loop,
+    "host pipeline (null graph)": _fastrerank("fp32", "null"),
+}
+PEERS = ("sentence-transformers", "fastembed", "flashrank", "onnxruntime loop")

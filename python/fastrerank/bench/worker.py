@@ -1,0 +1,161 @@
+"""One benchmarked system in its own process, driven over stdin/stdout by compare.py.
+
+    python -m fastrerank.bench.worker --system NAME --model DIR --threads N --workdir W --workload FILE
+
+Prints one JSON line when loaded ({"ready": ...} or {"error": ...}), then answers each JSON
+command line with one JSON line:
+    {"cmd": "run"}                       the whole workload once: {"seconds", "scores"?}
+    {"cmd": "latency", "docs": n, "calls": k, "words": w?}   per-call latency of n documents
+    {"cmd": "host", "calls": k}          host pipeline pairs/s, ~60-token documents (null graph)
+    {"cmd": "memory", "calls": k}        resident memory over k calls of varied shapes
+    {"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fastrerank.bench.corpus import Workload, make_workload
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def _reply(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _run(rank: Any, workload: Workload, want_scores: bool) -> dict[str, Any]:
+    scores = []
+    start = time.perf_counter()
+    for query, docs in zip(workload.queries, workload.documents):
+        scores.append(rank(query, docs))
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {"seconds": seconds}
+    if want_scores:
+        out["scores"] = [s.tolist() for s in scores]
+    rr = getattr(rank, "reranker", None)
+    if rr is not None:
+        out["session_seconds"] = rr._session.run_seconds
+    return out
+
+
+def _latency(rank: Any, n_docs: int, calls: int, seed: int, words: int | None) -> dict[str, Any]:
+    workload = make_workload(calls, n_docs, seed=seed)
+    if words is not None:  # documents of a fixed length
+        pool = make_workload(1, 50, seed=seed).documents[0]
+        long_text = " ".join(pool).split()
+        rng = random.Random(seed)
+        docs = []
+        for _ in range(calls):
+            starts = [rng.randrange(0, len(long_text) - words) for _ in range(n_docs)]
+            docs.append([" ".join(long_text[s : s + words]) for s in starts])
+        workload = Workload(workload.queries, docs, seed)
+    rr = getattr(rank, "reranker", None)
+    session_before = rr._session.run_seconds if rr is not None else 0.0
+    times = []
+    for query, docs in zip(workload.queries, workload.documents):
+        start = time.perf_counter()
+        rank(query, docs)
+        times.append(time.perf_counter() - start)
+    session = (rr._session.run_seconds - session_before) if rr is not None else None
+    return {"latencies": times, "pairs": n_docs * calls, "session_seconds": session}
+
+
+def _memory(rank: Any, calls: int, seed: int) -> dict[str, Any]:
+    """RSS while calls of 1-8 documents of 3-400 words each (every call a new shape) run."""
+    rng = random.Random(seed)
+    pool = make_workload(1, 400, seed=seed).documents[0]
+    samples = []
+    for i in range(calls):
+        docs = [" ".join(rng.choice(pool).split()[: rng.randint(3, 400)]) for _ in range(rng.randint(1, 8))]
+        rank("what does the license permit", docs)
+        if i % 50 == 0 or i == calls - 1:
+            samples.append((i, _rss_bytes()))
+    return {"samples": samples}
+
+
+def _host(rank: Any, calls: int, seed: int) -> dict[str, Any]:
+    """Pairs/s for 100 documents of ~60 tokens per call: cold (every document new) and warm
+    (documents drawn from a pool of 2,000, as candidates come back query after query)."""
+    rng = random.Random(seed)
+    text = " ".join(make_workload(1, 200, seed=seed).documents[0]).split()
+
+    def doc() -> str:
+        s = rng.randrange(0, len(text) - 46)
+        return " ".join(text[s : s + 46])
+
+    out = {}
+    rr = rank.reranker
+    rr._token_cache.clear()
+    cold = [[f"{i}-{j} {doc()}" for j in range(100)] for i in range(calls)]
+    start = time.perf_counter()
+    for docs in cold:
+        rank("what does the license permit", docs)
+    out["cold_pairs_per_s"] = 100 * calls / (time.perf_counter() - start)
+    pool = [doc() for _ in range(2000)]
+    batches = [rng.sample(pool, 100) for _ in range(calls)]
+    for docs in batches[: calls // 5]:
+        rank("what does the license permit", docs)  # warm-up: fill the cache
+    start = time.perf_counter()
+    for docs in batches:
+        rank("what does the license permit", docs)
+    out["warm_pairs_per_s"] = 100 * calls / (time.perf_counter() - start)
+    out["tokens_per_doc"] = float(sum(len(x) for x in rr.tokenizer.encode_ids(pool[:200])) / 200)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--system", required=True)
+    p.add_argument("--model", required=True, type=Path)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--workdir", required=True, type=Path)
+    p.add_argument("--workload", required=True, type=Path)
+    args = p.parse_args()
+
+    from fastrerank.bench import systems
+
+    workload = Workload.load(args.workload)
+    start = time.perf_counter()
+    try:
+        if args.system == "ceiling":
+            ceiling = systems.Ceiling(args.model, args.threads, args.workdir)
+            groups = [ceiling.rows(q, d) for q, d in zip(workload.queries, workload.documents)]
+            rank = None
+        else:
+            rank = systems.SYSTEMS[args.system](args.model, args.threads, args.workdir)
+    except Exception as e:  # a peer that is not installed, or fails to load: report, do not crash
+        _reply({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+        return
+    _reply({"ready": True, "load_seconds": time.perf_counter() - start, "rss": _rss_bytes()})
+
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "quit":
+            break
+        if cmd["cmd"] == "run" and rank is None:
+            _reply({"budgets": {b: sum(ceiling.run(g, b) for g in groups) for b in systems.Ceiling.BUDGETS}})
+        elif cmd["cmd"] == "run":
+            _reply(_run(rank, workload, cmd.get("scores", False)))
+        elif cmd["cmd"] == "latency":
+            _reply(_latency(rank, cmd["docs"], cmd["calls"], cmd.get("seed", 1), cmd.get("words")))
+        elif cmd["cmd"] == "host":
+            _reply(_host(rank, cmd["calls"], cmd.get("seed", 3)))
+        elif cmd["cmd"] == "memory":
+            _reply(_memory(rank, cmd["calls"], cmd.get("seed", 2)))
+        else:
+            _reply({"error": f"unknown command {cmd['cmd']!r}"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""A bounded cache of token ids keyed by text.
+
+Reranking sends the same documents again and again (the candidates of a search index), and
+tokenization is most of the host pipeline's time. Token ids depend only on the text, so a hit
+skips the tokenizer entirely. Bounded by bytes (the text plus its int32 ids), least recently
+used first out; safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["TokenCache"]
+
+Encoder = Callable[[list[str]], "tuple[np.ndarray, np.ndarray]"]
+
+
+class TokenCache:
+    """LRU of ``text -> int32 ids``, at most ``max_bytes`` (0 disables it). Texts longer than
+    ``max_text_chars`` are never cached: they are rare and would evict many short ones."""
+
+    def __init__(self, max_bytes: int = 64 << 20, max_text_chars: int = 100_000) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"token cache size must be a non-negative int (bytes), got {max_bytes!r}")
+        self.max_bytes = max_bytes
+        self.max_text_chars = max_text_chars
+        self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes held now (texts as characters plus 4 bytes per token id)."""
+        return self._bytes
+
+    def clear(self) -> None:
+        """Drops every entry."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def encode_ragged(self, texts: Sequence[str], encode: Encoder) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of ``texts`` as (flat int32, int64 offsets); only the texts not cached go
+        through ``encode`` (one batch call), and they are cached for next time."""
+        if self.max_bytes == 0:
+            return encode(list(texts))
+        with self._lock:
+            found = [self._entries.get(t) for t in texts]
+            for t, ids in zip(texts, found):
+                if ids is not None:
+                    self._entries.move_to_end(t)
+        missing = [i for i, ids in enumerate(found) if ids is None]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            flat, offsets = encode([texts[i] for i in missing])
+            fresh = [flat[offsets[k] : offsets[k + 1]].copy() for k in range(len(missing))]
+            for i, ids in zip(missing, fresh):
+                found[i] = ids
+            self._store([texts[i] for i in missing], fresh)
+        lengths = np.fromiter((len(ids) for ids in found), dtype=np.int64, count=len(found))  # type: ignore[arg-type]
+        offsets_out = np.zeros(len(found) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets_out[1:])
+        flat_out = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)  # type: ignore[arg-type]
+        return flat_out.astype(np.int32, copy=False), offsets_out
+
+    def _store(self, texts: list[str], ids: list[np.ndarray]) -> None:
+        with self._lock:
+            for t, x in zip(texts, ids):
+                if len(t) > self.max_text_chars or t in self._entries:
+                    continue
+                size = len(t) + 4 * len(x)
+                if size > self.max_bytes:
+                    continue
+                self._entries[t] = x
+                self._bytes += size
+            while self._bytes > self.max_bytes:
+                t, x = self._entries.popitem(last=False)
+                self._bytes -= len(t) + 4 * len(x)

@@ -1,0 +1,42 @@
+"""The benchmark harness runs end to end (on a tiny model: the numbers mean nothing here; the
+real comparison is `fastrerank bench --compare` on the MiniLM-L6 test model)."""
+
+from __future__ import annotations
+
+import json
+
+from fastrerank.bench import compare, corpus
+from fastrerank.bench.null_model import build as build_null
+from fastrerank.cli import main
+
+
+def test_workload_is_deterministic_and_mixed():
+    a, b = corpus.make_workload(2, 50, seed=7), corpus.make_workload(2, 50, seed=7)
+    assert a == b and a.pairs == 100
+    words = [len(d.split()) for docs in a.documents for d in docs]
+    assert min(words) <= 15 and max(words) >= 400
+
+
+def test_null_graph_scores_zero(tiny_models, tmp_path):
+    from fastrerank import Reranker
+
+    rr = Reranker(build_null(tiny_models["bert-1"], tmp_path / "null"), normalize="none")
+    assert {r.relevance_score for r in rr.rerank("q", ["a b c", "", "d" * 50]).results} == {0.0}
+
+
+def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
+    out = tmp_path / "report"
+    systems = "fastrerank fp32,fastrerank int8,onnxruntime loop,host pipeline (null graph),ceiling,flashrank"
+    args = ["bench", "--model", str(tiny_models["bert-1"]), "--queries", "2", "--docs", "12", "--rounds", "2", "--no-sweep", "--memory-calls", "210", "--workdir", str(tmp_path / "wd"), "--out", str(out), "--systems", systems]
+    assert main(args) == 0
+    results = json.loads(out.with_suffix(".json").read_text())
+    assert results["systems"]["fastrerank fp32"]["pairs_per_s"] > 0
+    assert results["systems"]["onnxruntime loop"]["max_abs_diff_vs_fastrerank_fp32"] < 1e-4  # same model, same pairs
+    assert "error" in results["systems"]["flashrank"] or "pairs_per_s" in results["systems"]["flashrank"]
+    assert results["ceiling"]["best_budget"] in (256, 512, 1024, 2048, 4096)
+    assert 0 <= results["rows"]["padding_waste"] < 1
+    assert results["host"]["warm_pairs_per_s"] > 0
+    assert len(results["memory"]["samples"]) >= 5
+    report = out.with_suffix(".md").read_text()
+    assert "| fastrerank fp32 |" in report and "zero-padding ceiling" in report
+    assert "fastrerank fp32" in capsys.readouterr().out
