@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def window(model: Path) -> int:
     return max_length_from_config(json.loads((model / "config.json").read_text())) or 512
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64).reshape(-1)))
 
 
@@ -174,6 +175,7 @@ class Ceiling:
         d_ids, d_off = rr.encode(docs)
         packed = self._core.pack(q_ids, d_ids, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=one_window(rr, query), max_batch_tokens=1 << 40, pad_id=0, query_offsets=q_off)
         ids, mask, types, _ = packed.batch(0)
+        assert types is not None  # packed with token type ids (the default)
         lengths = mask.sum(axis=1)
         groups = []
         for length in np.unique(lengths):

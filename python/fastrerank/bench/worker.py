@@ -52,14 +52,13 @@ def _run(rank: Any, workload: Workload, want_scores: bool) -> dict[str, Any]:
 def _latency(rank: Any, n_docs: int, calls: int, seed: int, words: int | None) -> dict[str, Any]:
     workload = make_workload(calls, n_docs, seed=seed)
     if words is not None:  # documents of a fixed length
-        pool = make_workload(1, 50, seed=seed).documents[0]
-        long_text = " ".join(pool).split()
+        long_text = " ".join(make_workload(1, 50, seed=seed).documents[0]).split()
         rng = random.Random(seed)
-        docs = []
+        fixed: list[list[str]] = []
         for _ in range(calls):
             starts = [rng.randrange(0, len(long_text) - words) for _ in range(n_docs)]
-            docs.append([" ".join(long_text[s : s + words]) for s in starts])
-        workload = Workload(workload.queries, docs, seed)
+            fixed.append([" ".join(long_text[s : s + words]) for s in starts])
+        workload = Workload(workload.queries, fixed, seed)
     rr = getattr(rank, "reranker", None)
     session_before = rr._session.run_seconds if rr is not None else 0.0
     times = []
