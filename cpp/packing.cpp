@@ -150,17 +150,10 @@ PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const in
     plan.rows.resize(rows.size());
     for (const Row& r : rows) plan.rows[starts[static_cast<size_t>(max_len - r.length)]++] = r;
 
-    const int64_t n_rows = static_cast<int64_t>(plan.rows.size());
-    for (int64_t i = 0; i < n_rows;) {
-        const int64_t length = plan.rows[i].length;  // longest of the batch: rows are sorted
-        // Zero-length rows (no special tokens, empty query and document) are last; they
-        // cost nothing, so they share one batch.
-        const int64_t fit = length == 0 ? n_rows - i : std::max<int64_t>(1, opt.max_batch_tokens / length);
-        const int64_t count = std::min(fit, n_rows - i);
-        plan.batches.push_back(BatchSpan{count, length, i});
-        plan.padded_tokens += count * length;
-        i += count;
-    }
+    std::vector<int32_t> lengths(plan.rows.size());
+    for (size_t i = 0; i < plan.rows.size(); ++i) lengths[i] = plan.rows[i].length;
+    plan.batches = cut_batches(lengths, opt.max_batch_tokens, opt.batch_overhead);
+    for (const BatchSpan& b : plan.batches) plan.padded_tokens += b.rows * b.length;
     plan.row_docs.reserve(plan.rows.size());
     for (const Row& r : plan.rows) {
         plan.real_tokens += r.length;

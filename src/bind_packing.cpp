@@ -196,7 +196,8 @@ void register_packing(nb::module_& m) {
         [](In1D<int32_t> query_ids, In1D<int32_t> doc_ids, In1D<int64_t> doc_offsets,
            const PairTemplate& tpl, int64_t max_length, int64_t max_tokens_per_doc,
            int64_t max_batch_tokens, int64_t pad_id, bool token_type_ids,
-           std::optional<In1D<int64_t>> query_offsets, std::optional<In1D<int32_t>> doc_query) {
+           std::optional<In1D<int64_t>> query_offsets, std::optional<In1D<int32_t>> doc_query,
+           int64_t batch_overhead) {
             if (!query_offsets) {
                 auto* single = new std::vector<int64_t>{0, static_cast<int64_t>(query_ids.shape(0))};
                 nb::capsule owner(single, [](void* p) noexcept {
@@ -208,7 +209,7 @@ void register_packing(nb::module_& m) {
             auto inputs = std::make_unique<PackedInputs>(
                 std::move(query_ids), std::move(*query_offsets), std::move(doc_ids),
                 std::move(doc_offsets), doc_query ? std::move(*doc_query) : no_query_map, tpl,
-                PackOptions{max_length, max_tokens_per_doc, max_batch_tokens, pad_id},
+                PackOptions{max_length, max_tokens_per_doc, max_batch_tokens, pad_id, batch_overhead},
                 token_type_ids);
             {
                 nb::gil_scoped_release release;
@@ -220,7 +221,7 @@ void register_packing(nb::module_& m) {
         nb::kw_only(), nb::arg("max_length"), nb::arg("max_tokens_per_doc"),
         nb::arg("max_batch_tokens"), nb::arg("pad_id"), nb::arg("token_type_ids") = true,
         nb::arg("query_offsets") = nb::none(), nb::arg("doc_query") = nb::none(),
-        nb::rv_policy::take_ownership,
+        nb::arg("batch_overhead") = -1, nb::rv_policy::take_ownership,
         "Plans the rows and batches for a query and its documents (token ids without special\n"
         "tokens; documents ragged: doc_ids flat, doc_offsets n_docs + 1 entries).\n\n"
         "Several queries at once: query_ids flat with query_offsets, and doc_query giving each\n"
@@ -230,8 +231,29 @@ void register_packing(nb::module_& m) {
         "the special tokens); the document is cut into consecutive non-overlapping windows that\n"
         "fill the rest of the window, the query repeated in each (an empty document is one\n"
         "window); rows are sorted longest first and cut into batches of at most\n"
-        "max_batch_tokens padded tokens (a longer row is a batch alone); each batch is padded\n"
-        "to its own longest row. Raises ValueError on inconsistent arguments.");
+        "max_batch_tokens padded tokens (a longer row is a batch alone) as cut_batches() does\n"
+        "with batch_overhead; each batch is padded to its own longest row. Raises ValueError on\n"
+        "inconsistent arguments.");
+
+    m.def(
+        "cut_batches",
+        [](In1D<int32_t> lengths, int64_t max_batch_tokens, int64_t batch_overhead) {
+            std::vector<BatchSpan> spans;
+            {
+                nb::gil_scoped_release release;
+                spans = cut_batches(view(lengths), max_batch_tokens, batch_overhead);
+            }
+            std::vector<std::tuple<int64_t, int64_t, int64_t>> out;
+            for (const auto& b : spans) out.emplace_back(b.rows, b.length, b.row_begin);
+            return out;
+        },
+        nb::arg("lengths"), nb::arg("max_batch_tokens"), nb::arg("batch_overhead"),
+        "Batches of rows whose lengths are sorted longest first, as (rows, length, row_begin),\n"
+        "each within max_batch_tokens padded tokens (a longer row alone). batch_overhead < 0:\n"
+        "greedy, as many rows as fit (fewest batches, for GPUs). batch_overhead >= 0: the cut of\n"
+        "least sum over batches of (batch_overhead + rows x longest row): padding only where it\n"
+        "saves more than a batch costs (for CPUs); ties go to the larger batch; at most 4096 rows\n"
+        "a batch.");
 }
 
 }  // namespace fastrerank::bindings

@@ -50,6 +50,7 @@ def pack(
     max_tokens_per_doc: int,
     max_batch_tokens: int,
     pad_id: int,
+    batch_overhead: int = -1,
 ) -> tuple[list[RefBatch], list[int]]:
     """Rows: truncate, window, sort longest first, cut by budget, pad to each batch's longest."""
     doc_query = doc_query if doc_query is not None else [0] * len(docs)
@@ -75,12 +76,8 @@ def pack(
     rows.sort(key=lambda r: (-r[0], r[1]))
 
     batches = []
-    i = 0
-    while i < len(rows):
-        length = rows[i][0]
-        take = len(rows) - i if length == 0 else max(1, max_batch_tokens // length)
-        chunk = rows[i : i + take]
-        i += len(chunk)
+    for start, take, length in cut(len(rows), [r[0] for r in rows], max_batch_tokens, batch_overhead):
+        chunk = rows[start : start + take]
         batches.append(
             RefBatch(
                 [r[3] + [pad_id] * (length - r[0]) for r in chunk],
@@ -90,6 +87,38 @@ def pack(
             )
         )
     return batches, windows
+
+
+MAX_BATCH_ROWS = 4096
+
+
+def cut(n: int, lengths: list[int], budget: int, overhead: int) -> list[tuple[int, int, int]]:
+    """(start, rows, length) of each batch over rows sorted longest first."""
+    if overhead < 0:  # greedy: as many rows as fit
+        out, i = [], 0
+        while i < n:
+            take = n - i if lengths[i] == 0 else max(1, budget // lengths[i])
+            take = min(take, n - i)
+            out.append((i, take, lengths[i]))
+            i += take
+        return out
+    # least total cost, sum of (overhead + rows x longest), by brute-force dynamic programming
+    best = [0] + [None] * n
+    back = [0] * (n + 1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - MAX_BATCH_ROWS), i):
+            rows = i - j
+            if rows > 1 and rows * lengths[j] > budget:
+                continue
+            c = best[j] + overhead + rows * lengths[j]
+            if best[i] is None or c < best[i] or (c == best[i] and j < back[i]):
+                best[i], back[i] = c, j
+    out, i = [], n
+    while i > 0:
+        j = back[i]
+        out.append((j, i - j, lengths[j]))
+        i = j
+    return out[::-1]
 
 
 def normalise(row: list[float], how: str) -> float:

@@ -31,7 +31,7 @@ def ragged(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
-def run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, pad_id, types=True):
+def run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, pad_id, types=True, overhead=-1):
     q_flat, q_off = ragged(queries)
     d_flat, d_off = ragged(docs)
     return _core.pack(
@@ -46,6 +46,7 @@ def run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget
         token_type_ids=types,
         query_offsets=q_off,
         doc_query=None if doc_query is None else np.asarray(doc_query, dtype=np.int32),
+        batch_overhead=overhead,
     )
 
 
@@ -129,6 +130,53 @@ def test_pack_many_queries_matches_reference(t, queries, docs, data, extra, max_
     max_length = t.special + extra
     packed = run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, 0)
     expected, windows = ref.pack(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, 0)
+    assert_same(packed, expected, windows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lengths=st.lists(st.one_of(st.integers(0, 12), st.integers(0, 600)), max_size=120),
+    budget=st.integers(1, 3000),
+    overhead=st.one_of(st.just(-1), st.integers(0, 3), st.integers(0, 2000)),
+)
+def test_cut_batches_matches_reference(lengths, budget, overhead):
+    lengths = sorted(lengths, reverse=True)
+    got = _core.cut_batches(np.array(lengths, dtype=np.int32), budget, overhead)
+    want = [(rows, length, start) for start, rows, length in ref.cut(len(lengths), lengths, budget, overhead)]
+    assert got == want
+    assert sum(rows for rows, _, _ in got) == len(lengths)
+    for rows, length, start in got:
+        assert rows == 1 or rows * length <= budget
+        assert length == (lengths[start] if lengths else 0)
+
+
+def test_least_cost_cut_is_optimal_and_never_worse_than_greedy():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        lengths = sorted(rng.integers(1, 512, size=int(rng.integers(1, 60))).tolist(), reverse=True)
+        for overhead in (0, 8, 64):
+            cost = lambda spans: sum(overhead + rows * length for rows, length, _ in spans)  # noqa: E731
+            least = _core.cut_batches(np.array(lengths, np.int32), 1024, overhead)
+            greedy = _core.cut_batches(np.array(lengths, np.int32), 1024, -1)
+            assert cost(least) <= cost(greedy)
+    with pytest.raises(ValueError, match="sorted longest first"):
+        _core.cut_batches(np.array([1, 5], np.int32), 10, 0)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    t=templates(),
+    query=st.lists(ids, max_size=20),
+    docs=doc_lists(max_docs=8),
+    extra=st.integers(30, 300),
+    max_tokens_per_doc=st.integers(1, 600),
+    budget=st.integers(1, 3000),
+    overhead=st.integers(0, 500),
+)
+def test_pack_with_least_cost_batches_matches_reference(t, query, docs, extra, max_tokens_per_doc, budget, overhead):
+    max_length = t.special + extra
+    packed = run_core([query], docs, None, t, max_length, max_tokens_per_doc, budget, 0, True, overhead)
+    expected, windows = ref.pack([query], docs, None, t, max_length, max_tokens_per_doc, budget, 0, overhead)
     assert_same(packed, expected, windows)
 
 

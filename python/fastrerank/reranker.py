@@ -24,6 +24,10 @@ NORMALIZE = ("auto", "sigmoid", "softmax", "none")
 # Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
 # big ones (cache-resident activations); on a GPU larger batches keep the device busy.
 DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
+# What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
+# token costs as much as a real one and a call little, so batches pad only where lengths are
+# close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
+DEFAULT_BATCH_OVERHEAD = {"cpu": 8, "cuda": -1}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Reranker:
             scores are then not bounded to [0, 1]).
         token_cache_bytes: memory for cached token ids of texts seen before (documents come
             back query after query); 0 turns the cache off.
+        batch_overhead: what one more model call costs, in padded tokens: batches are cut to
+            minimise calls x this + padded tokens (default 8 on CPU); -1 fills every batch to
+            the budget (the CUDA default).
 
     One Reranker may be shared by many threads; their calls run in parallel.
     """
@@ -75,6 +82,7 @@ class Reranker:
         max_batch_tokens: int | None = None,
         normalize: str = "auto",
         token_cache_bytes: int = 64 << 20,
+        batch_overhead: int | None = None,
     ) -> None:
         if normalize not in NORMALIZE:
             raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
@@ -110,6 +118,11 @@ class Reranker:
         elif max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.max_batch_tokens: int = max_batch_tokens
+        if batch_overhead is None:
+            batch_overhead = DEFAULT_BATCH_OVERHEAD[self.device]
+        elif isinstance(batch_overhead, bool) or not isinstance(batch_overhead, int):
+            raise TypeError(f"batch_overhead must be an int or None, got {type(batch_overhead).__name__}")
+        self.batch_overhead: int = batch_overhead
         if normalize == "softmax" and self._session.num_logits == 1:
             raise ValueError("normalize='softmax' needs a model with two logits (negative, positive); this one gives one: use 'sigmoid' or 'none'")
 
@@ -244,6 +257,7 @@ class Reranker:
             token_type_ids=self._session.has_token_type_ids,
             query_offsets=query_offsets,
             doc_query=doc_query,
+            batch_overhead=self.batch_overhead,
         )
         logits, row_docs = [], []
         for b in range(len(packed)):
@@ -292,6 +306,7 @@ class Reranker:
         return (
             f"Reranker({str(self.model_path)!r}, device={self.device!r}, precision={self.precision!r}, "
             f"threads={self.threads}, max_length={self.max_length}, max_batch_tokens={self.max_batch_tokens}, "
+            f"batch_overhead={self.batch_overhead}, "
             f"normalize={self.normalize!r})"
         )
 

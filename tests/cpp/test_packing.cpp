@@ -124,6 +124,21 @@ TEST(zero_length_rows_share_one_batch) {
     CHECK(p.plan.batches[1].rows == 2 && p.plan.batches[1].length == 0);
 }
 
+TEST(least_cost_cut_pads_only_where_it_pays) {
+    std::vector<int32_t> lengths = {100, 100, 60, 59, 10};
+    auto greedy = cut_batches(lengths, 1000, -1);
+    CHECK(greedy.size() == 1 && greedy[0].rows == 5);
+    auto exact = cut_batches(lengths, 1000, 0);  // batches cost nothing: never pad
+    CHECK(exact.size() == 4);
+    CHECK(exact[0].rows == 2 && exact[1].length == 60 && exact[2].length == 59);
+    auto some = cut_batches(lengths, 1000, 5);  // padding 59 -> 60 costs 1 < 5: merge
+    CHECK(some.size() == 3 && some[1].rows == 2 && some[1].length == 60);
+    auto tight = cut_batches(lengths, 150, 1000000);  // the budget still binds
+    for (const auto& b : tight) CHECK(b.rows == 1 || b.rows * b.length <= 150);
+    CHECK_THROWS(cut_batches(std::vector<int32_t>{1, 2}, 10, 0), "sorted longest first");
+    CHECK_THROWS(cut_batches(lengths, 0, 0), "max_batch_tokens");
+}
+
 TEST(empty_inputs) {
     auto f = one_query({5}, {});
     Packed p = pack(f.queries(), f.docs(), {}, bert(), PackOptions{8, 4096, 100, 0});

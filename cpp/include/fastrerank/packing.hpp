@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "fastrerank/batching.hpp"
+
 namespace fastrerank {
 
 // How one (query, document) pair becomes one model row:
@@ -34,6 +36,7 @@ struct PackOptions {
     int64_t max_tokens_per_doc = 4096;  // document tokens kept before windowing
     int64_t max_batch_tokens = 4096;    // rows x padded length per batch
     int64_t pad_id = 0;
+    int64_t batch_overhead = -1;        // see cut_batches: < 0 greedy, >= 0 least cost
 };
 
 // A ragged array of token ids: element i is values[offsets[i] .. offsets[i+1]).
@@ -59,13 +62,6 @@ struct Row {
     int32_t length = 0;  // special tokens + kept query tokens + part
 };
 
-// Rows [row_begin, row_begin + rows) of PackPlan::rows, padded to `length`.
-struct BatchSpan {
-    int64_t rows = 0;
-    int64_t length = 0;
-    int64_t row_begin = 0;
-};
-
 struct PackPlan {
     std::vector<Row> rows;                 // in batch order: longest first
     std::vector<int32_t> row_docs;         // rows[i].doc, as one array for scoring
@@ -89,8 +85,8 @@ int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length);
 //      (max_length - special tokens - kept query tokens) tokens, the query repeated in each;
 //      a document with no tokens is one window with an empty document part;
 //   4. rows are sorted longest first (ties: document order, then window order) and cut
-//      greedily into batches whose rows x longest row stays within max_batch_tokens
-//      (a row longer than the budget is a batch on its own);
+//      into batches whose rows x longest row stays within max_batch_tokens (a row longer
+//      than the budget is a batch on its own), greedily or at least cost (cut_batches);
 //   5. each batch is padded to its own longest row.
 // Throws std::invalid_argument on inconsistent arguments; never reads out of bounds.
 PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,

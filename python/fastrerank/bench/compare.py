@@ -123,7 +123,7 @@ def _row_lengths(model: Path, workload: Workload) -> tuple[np.ndarray, int, int]
     for query, docs in zip(workload.queries, workload.documents):
         q, q_off = rr.encode([query])
         d, d_off = rr.encode(docs)
-        packed = _core.pack(q, d, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=systems.one_window(rr, query), max_batch_tokens=rr.max_batch_tokens, pad_id=0, query_offsets=q_off)
+        packed = _core.pack(q, d, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=systems.one_window(rr, query), max_batch_tokens=rr.max_batch_tokens, pad_id=0, query_offsets=q_off, batch_overhead=rr.batch_overhead)
         for b in range(len(packed)):
             lengths.extend(packed.batch(b)[1].sum(axis=1).tolist())
         padded += packed.padded_tokens
