@@ -72,3 +72,14 @@ def test_reranker_with_and_without_cache_agree(tiny_models):
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(lambda i: [r.index for r in cached.rerank("capital", docs[i % 4 :] + docs).results], range(40)))
     assert outs[:4] == outs[4:8]
+
+
+def test_chunked_encoding_gives_the_same_ids(tiny_models, monkeypatch):
+    import fastrerank.reranker as reranker
+
+    texts = [f"document {i} " + "word " * (i % 40) for i in range(300)] + ["", "x"]
+    rr = Reranker(tiny_models["bert-1"], token_cache_bytes=0)
+    whole = rr.encode(texts)
+    monkeypatch.setattr(reranker, "ENCODE_CHUNK_CHARS", 100)  # many chunks
+    chunked = rr.encode(texts)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])

@@ -28,6 +28,8 @@ DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 # token costs as much as a real one and a call little, so batches pad only where lengths are
 # close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
 DEFAULT_BATCH_OVERHEAD = {"cpu": 8, "cuda": -1}
+# Characters tokenized per call of the tokenizer (bounds its transient memory, ~0.1 GB).
+ENCODE_CHUNK_CHARS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,26 @@ class Reranker:
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of ``texts`` without special tokens, for :meth:`score_encoded`: one flat
         int32 array and int64 offsets (``len(texts) + 1`` entries)."""
-        return self._token_cache.encode_ragged(texts, self._tokenizer.encode_ragged)
+        return self._token_cache.encode_ragged(texts, self._encode_in_chunks)
+
+    def _encode_in_chunks(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The tokenizer on at most ENCODE_CHUNK_CHARS characters at a time: its per-token
+        objects for a thousand 4,096-token documents would otherwise take ~0.5 GB at once."""
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for t in texts:
+            if size + len(t) > ENCODE_CHUNK_CHARS and chunks[-1]:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(t)
+            size += len(t)
+        if len(chunks) == 1:
+            return self._tokenizer.encode_ragged(chunks[0])
+        parts = [self._tokenizer.encode_ragged(c) for c in chunks]
+        flat = np.concatenate([p[0] for p in parts])
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([np.diff(p[1]) for p in parts]), out=offsets[1:])
+        return flat, offsets
 
     def score_encoded(
         self,
