@@ -38,5 +38,6 @@ Out1D<T> to_numpy(std::vector<T>&& values) {
 
 void register_packing(nb::module_& m);
 void register_scoring(nb::module_& m);
+void register_tokenizer(nb::module_& m);
 
 }  // namespace fastrerank::bindings
