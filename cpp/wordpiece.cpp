@@ -406,12 +406,16 @@ Encoded WordPieceTokenizer::encode(std::span<const std::string_view> texts, bool
             errors[k] = std::current_exception();
         }
     };
-    {
-        std::vector<std::jthread> pool;
-        pool.reserve(parts - 1);
+    std::vector<std::thread> pool;
+    pool.reserve(parts - 1);
+    try {
         for (size_t k = 1; k < parts; ++k) pool.emplace_back(run, k);
-        run(0);
+    } catch (...) {  // could not start a thread: the ones running must still be joined
+        for (auto& t : pool) t.join();
+        throw;
     }
+    run(0);
+    for (auto& t : pool) t.join();
     for (const auto& e : errors) {
         if (e) std::rethrow_exception(e);
     }

@@ -252,7 +252,8 @@ def test_installed_tokenizers_is_in_the_tested_range():
     pin = re.search(r'"tokenizers>=([\d.]+),<([\d.]+)"', (ROOT / "pyproject.toml").read_text()).groups()
     low, high = (tuple(int(x) for x in v.split(".")[:2]) for v in pin)
     assert low <= tokenization.TOKENIZERS_TESTED[0] and tokenization.TOKENIZERS_TESTED[1] <= high
-    assert not tokenization.tokenizers_version_tested("0.22.9")
+    assert tokenization.tokenizers_version_tested("0.20.0") and tokenization.tokenizers_version_tested("0.23.9")
+    assert not tokenization.tokenizers_version_tested("0.19.1")
     assert not tokenization.tokenizers_version_tested("0.24.0")
     assert not tokenization.tokenizers_version_tested("dev")
 
