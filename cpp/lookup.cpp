@@ -99,6 +99,10 @@ ByteTrie::ByteTrie(std::span<const Entry> entries) : ByteTrie() {
 }
 
 ShortKeyMap::Key ShortKeyMap::Key::of(std::string_view s, bool tag) {
+    if (s.size() > kMaxKey) {
+        throw std::invalid_argument("short key of " + std::to_string(s.size()) + " bytes; at most " +
+                                    std::to_string(kMaxKey));
+    }
     return pack(reinterpret_cast<const unsigned char*>(s.data()), s.size(), tag);
 }
 

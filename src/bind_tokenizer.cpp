@@ -30,7 +30,10 @@ std::string_view utf8_view(nb::handle s, What what) {
     }
     Py_ssize_t size = 0;
     const char* data = PyUnicode_AsUTF8AndSize(s.ptr(), &size);
-    if (data == nullptr) throw nb::python_error();  // e.g. a lone surrogate
+    if (data == nullptr) {  // a lone surrogate: not text `tokenizers` could read either
+        nb::python_error error;
+        throw nb::value_error((what() + " cannot be encoded as UTF-8: " + nb::str(error.value()).c_str()).c_str());
+    }
     return {data, static_cast<size_t>(size)};
 }
 

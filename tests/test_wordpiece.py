@@ -356,6 +356,8 @@ def test_bad_texts_raise_clear_errors(minilm):
     tok = tokenization.load(minilm)
     with pytest.raises(TypeError, match=r"texts\[1\] must be a str"):
         tok.encode_ragged(["ok", 3])
+    with pytest.raises(ValueError, match=r"texts\[0\] cannot be encoded as UTF-8: .*surrogates"):
+        tok.encode_ragged(["lone \ud800 surrogate"])
     assert tok.encode_ids([]) == []
     assert tok.encode_ids(("a", "b")) == [[1037], [1038]]
 

@@ -94,6 +94,47 @@ TEST(trie_agrees_with_a_map_on_random_keys) {
     }
 }
 
+TEST(short_key_map_agrees_with_a_map) {
+    std::mt19937 rng(11);
+    std::map<std::pair<std::string, bool>, int32_t> want;
+    for (int i = 0; i < 5000; ++i) {
+        std::string key(1 + rng() % 14, '\0');  // some longer than kMaxKey: left out
+        for (char& c : key) c = static_cast<char>(rng() % 6 ? 'a' + rng() % 4 : rng() % 256);
+        want.emplace(std::make_pair(key, rng() % 2 == 0), i);
+    }
+    std::vector<ShortKeyMap::Entry> entries;
+    for (const auto& [k, v] : want) entries.push_back({k.first, k.second, v});
+    ShortKeyMap m(entries);
+    size_t kept = 0;
+    for (const auto& [k, v] : want) {
+        if (k.first.size() > ShortKeyMap::kMaxKey) {
+            CHECK_THROWS(ShortKeyMap::Key::of(k.first, k.second), "at most");
+            continue;
+        }
+        ++kept;
+        CHECK(m.find(ShortKeyMap::Key::of(k.first, k.second)) == v);
+        {
+            const auto other = want.find({k.first, !k.second});
+            CHECK(m.find(ShortKeyMap::Key::of(k.first, !k.second)) == (other == want.end() ? ShortKeyMap::kNone : other->second));
+        }
+    }
+    CHECK(m.size() == kept);
+    CHECK(ShortKeyMap().find(ShortKeyMap::Key::of("a", false)) == ShortKeyMap::kNone);
+    // the in-place packing of an ASCII word (12 readable bytes) equals packing its lowercase bytes
+    const std::string text = "HeLLo WorLD0123456789abcdefghijkl";
+    for (size_t len = 1; len <= ShortKeyMap::kMaxKey; ++len) {
+        std::string lower = text.substr(0, len);
+        for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+        const auto a = ShortKeyMap::Key::pack_ascii_word(p, len, true);
+        const auto b = ShortKeyMap::Key::of(lower, false);
+        CHECK(a.lo == b.lo && a.hi == b.hi);
+        const auto c = ShortKeyMap::Key::pack_ascii_word(p, len, false);
+        const auto d = ShortKeyMap::Key::of(text.substr(0, len), false);
+        CHECK(c.lo == d.lo && c.hi == d.hi);
+    }
+}
+
 TEST(words_punctuation_and_case) {
     auto tok = make();
     CHECK(ids(tok, "Hello, the  ABC!") == expect({"hello", ",", "the", "abc", "!"}));

@@ -100,13 +100,13 @@ public:
             k.hi |= static_cast<uint32_t>(length) << 24;
             return k;
         }
-        static Key of(std::string_view s, bool tag);
+        static Key of(std::string_view s, bool tag);  // throws past kMaxKey bytes
 
     private:
         static uint64_t upper_bits(uint64_t x) {  // 0x80 in each byte of x that is 'A'..'Z'
             constexpr uint64_t ones = 0x0101010101010101ull;
             return (x + 0x3F * ones) & ~(x + 0x25 * ones) & (0x80 * ones);
-        }  // s.size() <= kMaxKey
+        }
     };
 
     ShortKeyMap();
@@ -132,7 +132,7 @@ private:
     struct Slot {
         uint64_t lo = 0;
         uint32_t hi = 0;
-        int32_t value = kNone;  // kNone: empty (an empty slot's key is never a packed key)
+        int32_t value = kNone;  // kNone: empty (its key {0, 0} is the empty key's: not found)
     };
     size_t slot(Key k) const {
         const uint64_t h = (k.lo ^ (static_cast<uint64_t>(k.hi) * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
