@@ -48,7 +48,8 @@ class Reranker:
             it never falls back to the CPU silently.
         precision: ``"fp32"`` (``model.onnx``), ``"int8"`` (``model_int8.onnx``) or ``"fp16"``
             (``model_fp16.onnx``, for CUDA). int8 and fp16 trade exactness for speed.
-        threads: ONNX Runtime intra-op threads; default: the physical cores.
+        threads: ONNX Runtime intra-op threads; default: the physical cores. Tokenization (the
+            native fast path) splits big batches over as many: it runs before the model, not beside it.
         max_length: the model window in tokens, special tokens included; default: the model's
             ``max_position_embeddings`` minus its position offset (BERT 512, XLM-R 514 -> 512).
         max_batch_tokens: padded tokens per model call; default 1024 on CPU, 16384 on CUDA.
