@@ -60,18 +60,9 @@ struct WordPieceBatch {
     bool finished = false;
 };
 
-using Spans2D = Out2D<int64_t>;
-using Finished = std::tuple<Out1D<int32_t>, Out1D<int64_t>, std::optional<Spans2D>>;
+using Finished = std::tuple<Out1D<int32_t>, Out1D<int64_t>, std::optional<Out2D<int64_t>>>;
 
-Spans2D to_numpy_2col(std::vector<int64_t>&& values) {
-    auto* heap = new std::vector<int64_t>(std::move(values));
-    nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
-    const size_t shape[2] = {heap->size() / 2, 2};
-    return Spans2D(heap->data(), 2, shape, owner);
-}
-
-WordPieceBatch* encode(const WordPieceTokenizer& self, const nb::list& texts,
-                                       bool offsets, int threads) {
+WordPieceBatch* encode(const WordPieceTokenizer& self, const nb::list& texts, bool offsets, int threads) {
     const size_t n = nb::len(texts);
     std::vector<nb::object> alive;  // another thread may change the list while the GIL is released
     std::vector<std::string_view> views;
@@ -126,8 +117,8 @@ Finished finish(WordPieceBatch& b, const std::vector<std::vector<int32_t>>& fall
     }
     b.finished = true;
     b.fallback_tokens = static_cast<int64_t>(flat.size());
-    std::optional<Spans2D> out_spans;
-    if (b.enc.with_spans) out_spans = to_numpy_2col(std::move(b.enc.spans));
+    std::optional<Out2D<int64_t>> out_spans;
+    if (b.enc.with_spans) out_spans = to_numpy(std::move(b.enc.spans), 2);
     return {to_numpy(std::move(b.enc.ids)), to_numpy(std::move(b.enc.offsets)), std::move(out_spans)};
 }
 
