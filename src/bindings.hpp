@@ -36,7 +36,17 @@ Out1D<T> to_numpy(std::vector<T>&& values) {
     return Out1D<T>(heap->data(), {heap->size()}, owner);
 }
 
+// The same as a [size / cols, cols] array (size a multiple of cols).
+template <class T>
+Out2D<T> to_numpy(std::vector<T>&& values, size_t cols) {
+    auto* heap = new std::vector<T>(std::move(values));
+    nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+    const size_t shape[2] = {heap->size() / cols, cols};
+    return Out2D<T>(heap->data(), 2, shape, owner);
+}
+
 void register_packing(nb::module_& m);
 void register_scoring(nb::module_& m);
+void register_tokenizer(nb::module_& m);
 
 }  // namespace fastrerank::bindings

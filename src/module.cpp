@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
     m.doc() = "fastrerank's native core: pair packing, scoring and WordPiece tokenization.";
     fastrerank::bindings::register_packing(m);
     fastrerank::bindings::register_scoring(m);
+    fastrerank::bindings::register_tokenizer(m);
 }

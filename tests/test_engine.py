@@ -6,13 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
+import gil
 import texts
 from fastrerank import DeviceNotAvailableError, Reranker, _core, tokenization
 
@@ -40,27 +39,9 @@ def test_core_releases_the_gil_while_filling_a_batch():
     ids = np.full(n_docs * 60, 7, dtype=np.int32)
     offsets = np.arange(0, n_docs * 60 + 1, 60, dtype=np.int64)
     packed = _core.pack(np.array([5, 6], np.int32), ids, offsets, tpl, max_length=128, max_tokens_per_doc=4096, max_batch_tokens=1 << 40, pad_id=0)
-    window: list[float] = []
-    done = threading.Event()
-
-    def fill():
-        window.append(time.perf_counter())
-        packed.batch(0)
-        window.append(time.perf_counter())
-        done.set()
-
-    samples = []
-    worker = threading.Thread(target=fill)
-    worker.start()
-    while not done.is_set():
-        samples.append(time.perf_counter())
-    worker.join()
-    t0, t1 = window
-    assert t1 - t0 > 0.05, "the batch filled too fast to tell"
-    # With the GIL held, the main thread stalls for (nearly) the whole fill: one long gap.
-    inside = [t0, *(s for s in samples if t0 < s < t1), t1]
-    longest_stall = max(b - a for a, b in zip(inside, inside[1:]))
-    assert longest_stall < 0.5 * (t1 - t0), f"main thread stalled {longest_stall:.3f}s of a {t1 - t0:.3f}s fill"
+    took, longest_stall = gil.stall_during(lambda: packed.batch(0))
+    assert took > 0.05, "the batch filled too fast to tell"
+    assert longest_stall < 0.5 * took, f"main thread stalled {longest_stall:.3f}s of a {took:.3f}s fill"
 
 
 def test_arerank_does_not_block_the_event_loop(rr):
@@ -202,3 +183,24 @@ def test_score_encoded_is_the_pair_level_entry_point(rr):
     np.testing.assert_allclose(1 / (1 + np.exp(-raw.scores)), scored.scores, atol=1e-6)
     with pytest.raises(ValueError, match="normalize"):
         rr.score_encoded(q_ids, q_off, d_ids, d_off, None, normalize="tanh")
+
+
+@pytest.mark.parametrize("model", ["bert-1", "bert-2", "minilm"])
+def test_scores_are_identical_with_the_fast_tokenizer_on_and_off(tiny_models, minilm, monkeypatch, model):
+    path = minilm if model == "minilm" else tiny_models[model]
+    fast = Reranker(path)
+    monkeypatch.setenv(tokenization.FAST_PATH_ENV, "0")
+    slow = Reranker(path)
+    assert fast.tokenizer.is_fast and not slow.tokenizer.is_fast
+    docs = [*texts.DOCUMENTS, *tokenization._probe_texts(fast.tokenizer._config)[:12], *texts.debian_documents(10, 2000)[:20]]
+    queries = texts.QUERIES[:1] if model == "minilm" else [*texts.QUERIES, "[CLS] what\x0bis [SEP] this?"]
+    if model != "minilm":
+        docs.append(texts.LONG_DOCUMENT)
+    for q in queries:
+        a, b = fast.rerank(q, docs), slow.rerank(q, docs)
+        assert ranking(a) == ranking(b)
+        assert [r.index for r in a.results] == [r.index for r in b.results]
+        assert a.meta == b.meta
+    ids_fast, offsets_fast = fast.encode(docs)
+    ids_slow, offsets_slow = slow.encode(docs)
+    assert ids_fast.tolist() == ids_slow.tolist() and offsets_fast.tolist() == offsets_slow.tolist()

@@ -37,3 +37,36 @@ LONG_DOCUMENT = " ".join(
     f"Москва {i}, 東京 {i}, emoji {'😀' * (i % 3)}."
     for i in range(60)
 )
+
+
+def debian_documents(max_files: int = 200, max_chars_per_file: int = 20_000) -> list[str]:
+    """Real English text with some non-ASCII (names, symbols), from the copyright and
+    changelog.Debian.gz files Debian installs with its packages' documentation: paragraphs of up
+    to ``max_files`` files of each kind, spread over the packages, at most ``max_chars_per_file``
+    characters from each. Empty when the machine has no such files."""
+    import gzip
+    from pathlib import Path
+
+    docs: list[str] = []
+    root = Path("/usr/share/doc")
+    for pattern, opener in (("*/copyright", open), ("*/changelog.Debian.gz", gzip.open)):
+        files = sorted(root.glob(pattern))
+        step = max(1, len(files) // max_files)
+        for path in files[::step][:max_files]:
+            try:
+                with opener(path, "rt", encoding="utf-8") as f:
+                    text = f.read(max_chars_per_file)
+            except (OSError, UnicodeDecodeError, EOFError):
+                continue
+            docs.extend(p for p in text.split("\n\n") if p.strip())
+    return docs
+
+
+def short_documents(n: int, words: int = 31) -> list[str]:
+    """``n`` documents of ``words`` words each (~60 BERT tokens at 31) cut from
+    :func:`debian_documents`, or from this module's examples where the machine has none."""
+    pool = " ".join(debian_documents(100, 20_000)).split()
+    if len(pool) < 10 * words:
+        pool = " ".join([*DOCUMENTS, LONG_DOCUMENT] * 20).split()
+    starts = ((i * words) % (len(pool) - words) for i in range(n))
+    return [" ".join(pool[s : s + words]) for s in starts]

@@ -1,16 +1,58 @@
 """Tokenization: a model's tokenizer.json -> token ids without special tokens, and the pair
-template (where [CLS]/[SEP] or <s>/</s> go) read from the tokenizer's post-processor."""
+template (where [CLS]/[SEP] or <s>/</s> go) read from the tokenizer's post-processor.
+
+BERT WordPiece tokenizers (BertNormalizer, BertPreTokenizer, WordPiece, plain added tokens) take
+the core's exact fast path: text is cut at ASCII whitespace, ASCII chunks are tokenized in C++
+and the rare chunks with other characters by HF ``tokenizers`` in one batch call (their ids are
+remembered: the same names and symbols recur), spliced back in place. Every other tokenizer goes
+through ``tokenizers``. ``Tokenizer.is_fast`` and
+``Tokenizer.fast_path_reason`` say which path a tokenizer took and why.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PairTemplateSpec", "Tokenizer", "load"]
+from fastrerank.session import physical_cores
+
+__all__ = ["FallbackStats", "PairTemplateSpec", "TOKENIZERS_TESTED", "Tokenizer", "load", "tokenizers_version_tested"]
+
+# The `tokenizers` releases the fast path was checked against, [low, high): the fast path copies
+# their behaviour, so it only switches on for these. The differential tests passed on 0.20.0,
+# 0.20.3, 0.21.0, 0.21.4, 0.22.0, 0.22.2, 0.23.1 and 0.23.3; widen only after running them on the
+# new release (scripts/tokenizers_versions.py).
+TOKENIZERS_TESTED = ((0, 20), (0, 24))
+
+# Non-ASCII spans whose ids the fast path remembers (then it forgets them all and starts over).
+SPAN_CACHE_SIZE = 1 << 16
+
+# Set to 0 to turn the fast path off everywhere (e.g. to rule it out when chasing a difference).
+FAST_PATH_ENV = "FASTRERANK_FAST_TOKENIZER"
+
+
+@dataclass(frozen=True)
+class FallbackStats:
+    """What a fast-path tokenizer has done since it was loaded: how many tokens came from
+    ``tokenizers`` (chunks with non-ASCII characters) rather than from the C++ path."""
+
+    texts: int
+    tokens: int
+    fallback_texts: int  # spans that went to the fallback (runs of non-ASCII chunks)
+    fallback_tokens: int  # the tokens they gave
+    tokenized_spans: int  # of those spans, how many `tokenizers` saw (the rest were remembered)
+
+    @property
+    def fallback_share(self) -> float:
+        """fallback_tokens / tokens (0 when nothing was tokenized)."""
+        return self.fallback_tokens / self.tokens if self.tokens else 0.0
 
 
 @dataclass(frozen=True)
@@ -42,9 +84,18 @@ class PairTemplateSpec:
 
 class Tokenizer:
     """A model's tokenizer, set up for reranking: no truncation, no padding, no special tokens
-    (the core adds the pair template). Safe to share between threads."""
+    (the core adds the pair template). Safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
+    Args:
+        path: the tokenizer.json file.
+        fast: use the native WordPiece fast path when the tokenizer allows it (default: yes,
+            unless the environment variable FASTRERANK_FAST_TOKENIZER is 0); False forces
+            `tokenizers`.
+        threads: threads the fast path may split a big batch over (default: the physical cores,
+            at most 8; tokenization runs before the model, never beside it). Small batches use one.
+    """
+
+    def __init__(self, path: str | Path, *, fast: bool | None = None, threads: int | None = None) -> None:
         from tokenizers import Tokenizer as HFTokenizer
 
         self.path = Path(path)
@@ -59,22 +110,132 @@ class Tokenizer:
         self.pad_id = _pad_id(self._config, self._tok)
         _check_template(self._tok, self.pair_template)
 
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        self.threads: int = threads or min(physical_cores(), 8)
+        self._lock = threading.Lock()
+        self._counts = [0, 0, 0, 0, 0]  # texts, tokens, fallback texts, fallback tokens, tokenized spans
+        self._span_ids: dict[str, list[int]] = {}
+        self._native: Any = None
+        if fast is None:
+            fast = os.environ.get(FAST_PATH_ENV, "1").strip() not in ("0", "false", "no", "off")
+        if not fast:
+            self.fast_path_reason = "fast path turned off by the caller"
+        else:
+            self._native, self.fast_path_reason = _native_tokenizer(self._config, self._tok)
+            if self._native is not None:
+                mismatch = self._self_check()
+                if mismatch is not None:
+                    warnings.warn(
+                        f"fastrerank: the native WordPiece fast path does not match `tokenizers` on {mismatch!r} "
+                        f"for {self.path}; falling back to `tokenizers` for this tokenizer",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                    self._native = None
+                    self.fast_path_reason = f"the load-time self-check failed on {mismatch!r}"
+                self._counts = [0, 0, 0, 0, 0]
+                self._span_ids.clear()
+
     @property
     def is_fast(self) -> bool:
         """Whether the native (C++) WordPiece fast path is on for this tokenizer."""
-        return False
+        return self._native is not None
 
     def encode_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids of every text, without special tokens, exactly as `tokenizers` gives them."""
-        return [e.ids for e in self._tok.encode_batch_fast(texts, add_special_tokens=False)]
+        if self._native is None:
+            return [e.ids for e in self._tok.encode_batch_fast(texts, add_special_tokens=False)]
+        ids, offsets, _ = self._encode_native(texts, offsets=False)
+        flat, bounds = ids.tolist(), offsets.tolist()
+        return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
 
     def encode_ragged(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of every text as one flat int32 array plus int64 offsets (n + 1)."""
-        ids = self.encode_ids(texts)
-        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum([len(x) for x in ids], out=offsets[1:])
-        flat = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(offsets[-1]))
+        """Token ids of every text as one flat int32 array plus int64 offsets (n + 1): text i is
+        ``ids[offsets[i]:offsets[i + 1]]``. The engine's path: on the fast path the arrays are
+        the core's own buffers (no copy)."""
+        if self._native is not None:
+            ids, offsets, _ = self._encode_native(texts, offsets=False)
+            return ids, offsets
+        lists = self.encode_ids(texts)
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lists], out=offsets[1:])
+        flat = np.fromiter((t for x in lists for t in x), dtype=np.int32, count=int(offsets[-1]))
         return flat, offsets
+
+    def encode_offsets(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """(start, end) character offsets into each text of each of its tokens, as
+        `tokenizers`' ``Encoding.offsets`` gives them (``add_special_tokens=False``)."""
+        if self._native is None:
+            return [e.offsets for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        _, offsets, spans = self._encode_native(texts, offsets=True)
+        assert spans is not None  # asked for
+        pairs = list(map(tuple, spans.tolist()))
+        bounds = offsets.tolist()
+        return [pairs[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def fallback_stats(self) -> FallbackStats:
+        """Texts and tokens through the fast path so far, and how many of those tokens came from
+        `tokenizers` (non-ASCII chunks). All zero when the fast path is off."""
+        with self._lock:
+            return FallbackStats(*self._counts)
+
+    def _encode_native(self, texts: list[str], *, offsets: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(ids, offsets, character spans or None) through the fast path: C++ on ASCII chunks,
+        `tokenizers` on the non-ASCII spans, spliced together by the core."""
+        if not isinstance(texts, list):
+            texts = list(texts)
+        batch = self._native.encode(texts, offsets=offsets, threads=self.threads)
+        spans = batch.fallback_texts
+        if not spans:
+            result = batch.finish([], [] if offsets else None)
+        elif offsets:
+            encodings = self._tok.encode_batch(spans, add_special_tokens=False)
+            result = batch.finish([e.ids for e in encodings], [e.offsets for e in encodings])
+        else:
+            result = batch.finish(self._fallback_ids(spans))
+        with self._lock:
+            c = self._counts
+            c[0] += len(texts)
+            c[1] += len(result[0])
+            c[2] += len(spans)
+            c[3] += batch.fallback_tokens
+        return result
+
+    def _fallback_ids(self, spans: list[str]) -> list[list[int]]:
+        """Ids of non-ASCII spans through `tokenizers`, remembered: the same names and symbols
+        come back document after document, and `tokenizers` costs ~2 us a token. Safe with
+        other threads filling or clearing the cache meanwhile."""
+        cache = self._span_ids
+        found: dict[str, list[int]] = {}
+        missing = []
+        for span in dict.fromkeys(spans):
+            ids = cache.get(span)
+            if ids is None:
+                missing.append(span)
+            else:
+                found[span] = ids
+        if missing:
+            fresh = dict(zip(missing, (e.ids for e in self._tok.encode_batch_fast(missing, add_special_tokens=False))))
+            found.update(fresh)
+            if len(cache) + len(fresh) > SPAN_CACHE_SIZE:
+                cache.clear()
+            cache.update(fresh)
+            with self._lock:
+                self._counts[4] += len(missing)
+        return [found[span] for span in spans]
+
+    def _self_check(self) -> str | None:
+        """The first probe text on which the fast path and `tokenizers` differ (ids or
+        offsets), or None."""
+        probes = _probe_texts(self._config)
+        want = self._tok.encode_batch(probes, add_special_tokens=False)
+        ids = self.encode_ids(probes)
+        spans = self.encode_offsets(probes)
+        for text, w, i, o in zip(probes, want, ids, spans):
+            if w.ids != i or w.offsets != o:
+                return text
+        return None
 
     def encode_pair_reference(self, query: str, doc: str) -> tuple[list[int], list[int]]:
         """(ids, type ids) of a pair as `tokenizers` builds it with special tokens; for checks."""
@@ -82,14 +243,158 @@ class Tokenizer:
         return e.ids, e.type_ids
 
 
-def load(path: str | Path) -> Tokenizer:
-    """Loads ``tokenizer.json`` (a file, or a model directory holding one) for reranking."""
+def load(path: str | Path, *, fast: bool | None = None, threads: int | None = None) -> Tokenizer:
+    """Loads ``tokenizer.json`` (a file, or a model directory holding one) for reranking; the
+    native WordPiece fast path switches on where it is exact (see :class:`Tokenizer`)."""
     p = Path(path)
     if p.is_dir():
         p = p / "tokenizer.json"
     if not p.is_file():
         raise FileNotFoundError(f"no tokenizer.json at {p}")
-    return Tokenizer(p)
+    return Tokenizer(p, fast=fast, threads=threads)
+
+
+def tokenizers_version_tested(version: str) -> bool:
+    """Whether the fast path was checked against this `tokenizers` release."""
+    try:
+        parts = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return False
+    low, high = TOKENIZERS_TESTED
+    return low <= parts < high
+
+
+def _single(component: Any, list_key: str) -> Any:
+    """A component, or the only member of a ``Sequence`` of one (an equivalent spelling)."""
+    if isinstance(component, dict) and component.get("type") == "Sequence":
+        members = component.get(list_key)
+        if isinstance(members, list) and len(members) == 1 and set(component) == {"type", list_key}:
+            return _single(members[0], list_key)
+    return component
+
+
+_BERT_NORMALIZER_KEYS = {"type", "clean_text", "handle_chinese_chars", "strip_accents", "lowercase"}
+_ADDED_TOKEN_FLAGS = ("single_word", "lstrip", "rstrip", "normalized")
+
+
+def _fast_path_options(config: dict[str, Any], tok: Any) -> tuple[dict[str, Any] | None, str]:
+    """The native tokenizer's arguments when the tokenizer (its tokenizer.json and the loaded
+    `tokenizers` object) is exactly what the fast path covers, else (None, the reason it is not)."""
+    import tokenizers
+
+    if not tokenizers_version_tested(tokenizers.__version__):
+        low, high = (".".join(map(str, v)) for v in TOKENIZERS_TESTED)
+        return None, f"tokenizers {tokenizers.__version__} is outside the range the fast path was tested on (>={low},<{high})"
+    model = config.get("model")
+    if not isinstance(model, dict) or model.get("type") != "WordPiece":
+        kind = model.get("type") if isinstance(model, dict) else model
+        return None, f"the model is {kind!r}, not WordPiece"
+    vocab, unk = model.get("vocab"), model.get("unk_token")
+    prefix, max_chars = model.get("continuing_subword_prefix"), model.get("max_input_chars_per_word")
+    if not isinstance(vocab, dict) or not isinstance(unk, str) or not isinstance(prefix, str):
+        return None, "the WordPiece model lacks a vocab, unk_token or continuing_subword_prefix"
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
+        return None, f"max_input_chars_per_word is {max_chars!r}"
+    if unk not in vocab:
+        return None, f"the unknown token {unk!r} is not in the vocabulary"
+
+    normalizer = _single(config.get("normalizer"), "normalizers")
+    if not isinstance(normalizer, dict) or normalizer.get("type") != "BertNormalizer":
+        return None, f"the normalizer is {_describe(normalizer)}, not BertNormalizer"
+    if set(normalizer) != _BERT_NORMALIZER_KEYS or not all(
+        isinstance(normalizer[k], bool) for k in ("clean_text", "handle_chinese_chars", "lowercase")
+    ) or normalizer["strip_accents"] not in (None, True, False):
+        return None, f"the BertNormalizer has settings the fast path does not know: {normalizer}"
+    pre = _single(config.get("pre_tokenizer"), "pretokenizers")
+    if pre != {"type": "BertPreTokenizer"}:
+        return None, f"the pre-tokenizer is {_describe(pre)}, not BertPreTokenizer"
+    post = config.get("post_processor")
+    if post is not None and _describe(post) not in ("TemplateProcessing", "BertProcessing"):
+        return None, f"the post-processor is {_describe(post)}"
+
+    # Added tokens as the loaded tokenizer holds them: `tokenizers` does not keep the ids written
+    # in tokenizer.json (a token in the vocabulary gets its vocabulary id, the others the next
+    # free ids in order), so the live ones are the truth.
+    added: dict[str, int] = {}
+    for token_id, token in sorted(tok.get_added_tokens_decoder().items()):
+        content = token.content
+        if not content or any(c in content for c in " \t\n\r"):
+            return None, f"added token {content!r} is empty or holds whitespace"
+        flags = [f for f in _ADDED_TOKEN_FLAGS if getattr(token, f)]
+        if flags:
+            return None, f"added token {content!r} is {'/'.join(flags)}, which the fast path does not do"
+        added[content] = token_id
+    options = dict(
+        vocab=tok.get_vocab(with_added_tokens=False),
+        unk_token=unk,
+        added_tokens=added,
+        clean_text=normalizer["clean_text"],
+        lowercase=normalizer["lowercase"],
+        continuing_subword_prefix=prefix,
+        max_input_chars_per_word=max_chars,
+    )
+    return options, (
+        f"native WordPiece fast path (BertNormalizer lowercase={normalizer['lowercase']}, "
+        f"clean_text={normalizer['clean_text']}; {len(vocab)} pieces, {len(added)} added tokens)"
+    )
+
+
+def _describe(component: Any) -> str:
+    if isinstance(component, dict):
+        return str(component.get("type"))
+    return repr(component)
+
+
+def _native_tokenizer(config: dict[str, Any], tok: Any) -> tuple[Any, str]:
+    """(the core's WordPieceTokenizer, why) or (None, why not)."""
+    options, reason = _fast_path_options(config, tok)
+    if options is None:
+        return None, reason
+    from fastrerank import _core
+
+    try:
+        return _core.WordPieceTokenizer(**options), reason
+    except (ValueError, TypeError) as e:
+        return None, f"the native tokenizer refused this vocabulary: {e}"
+
+
+def _probe_texts(config: dict[str, Any]) -> list[str]:
+    """Texts for the load-time self-check: the fast path's rules at their edges, with pieces of
+    this tokenizer's own vocabulary, added tokens and word-length limit."""
+    model = config["model"]
+    pieces = sorted(model["vocab"], key=lambda t: model["vocab"][t])
+    prefix = model["continuing_subword_prefix"]
+    ascii_words = [p for p in pieces if p.isascii() and p.isalnum()]
+    continuations = [p[len(prefix):] for p in pieces if prefix and p.startswith(prefix) and p[len(prefix):].isascii()]
+    step = max(1, len(ascii_words) // 40)
+    words = ascii_words[::step][:40]
+    glued = ["".join(words[i : i + 3]) + "".join(continuations[i : i + 2]) for i in range(0, len(words), 3)]
+    max_chars = model["max_input_chars_per_word"]
+    letter = next((w for w in ascii_words if len(w) == 1), "a")
+    added = [t["content"] for t in config.get("added_tokens") or []]
+    probes = [
+        "",
+        "   ",
+        "Hello, World!! What's up? (fine) -- [ok] {x} <y> a/b\\c @me #tag $5 100% ^_^ `q` ~z |p| \"s\" ;:",
+        "The QUICK brown Fox: 3.14159, 1,000,000 and 2026-11-23T19:02:17Z.",
+        " ".join(words),
+        " ".join(glued),
+        "un" + "".join(continuations[:6]) + " " + prefix + "x " + "x" + prefix + "y " + prefix,
+        "tab\tnew\nline\rreturn\x0bvt\x0cff\x00nul\x01soh\x1fus\x1cfs\x7fdel end",
+        "a\x0bb c\x0cd \x0b\x0c \x01 \x7f",
+        "caf\u00e9 na\u00efve CAF\u00c9 \u00fcber stra\u00dfe \u6771\u4eac is big \u041c\u043e\u0441\u043a\u0432\u0430, ok.",
+        "emoji \U0001F600\U0001F44D\U0001F3FD x \u2014 \u201cquoted\u201d \u00a0nbsp\u3000ideo \u0085nel",
+    ]
+    if max_chars <= 10_000:  # words at the length limit, and one past it
+        probes += [
+            letter * max_chars,
+            letter * (max_chars + 1),
+            letter * max(0, max_chars - 1) + "\x01" + letter,
+            "".join(words)[:max_chars] + " " + "".join(words)[: max_chars + 1] + ".",
+        ]
+    for token in added[:20]:
+        probes += [f"{token}", f"x{token}y {token}{token} {token.lower()} {token}.", f"a{token[:-1]} {token[1:]}"]
+    return probes
 
 
 def _special_ids(tok: Any, name: str) -> list[int]:
