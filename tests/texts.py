@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 QUERIES = [
     "What is the capital of the United States?",
     "how do I return a defective product",
@@ -37,3 +40,9 @@ LONG_DOCUMENT = " ".join(
     f"Москва {i}, 東京 {i}, emoji {'😀' * (i % 3)}."
     for i in range(60)
 )
+
+
+# Cohere's support-emails example (structured documents, ranked on Title and Content), as the
+# example script runs it
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from cohere_examples import SUPPORT_EMAILS  # noqa: E402
