@@ -348,6 +348,10 @@ class App:
             raise HTTPError(400, f"invalid request: {e}") from e
         except msgspec.DecodeError as e:
             raise HTTPError(400, f"malformed JSON: {e}") from e
+        except RecursionError as e:
+            raise HTTPError(400, "malformed JSON: nested too deeply") from e
+        except UnicodeDecodeError as e:  # msgspec raises it for invalid UTF-8 inside a string
+            raise HTTPError(400, f"malformed JSON: not UTF-8 ({e.reason} at byte {e.start} of a string)") from e
 
     async def _score(self, work: _Work, arrival: float, receive: Receive) -> Job:
         """Tokenizes, queues and waits for ``work``; the job with every document's score."""
