@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 QUERIES = [
     "What is the capital of the United States?",
     "how do I return a defective product",
@@ -70,3 +73,9 @@ def short_documents(n: int, words: int = 31) -> list[str]:
         pool = " ".join([*DOCUMENTS, LONG_DOCUMENT] * 20).split()
     starts = ((i * words) % (len(pool) - words) for i in range(n))
     return [" ".join(pool[s : s + words]) for s in starts]
+
+
+# Cohere's support-emails example (structured documents, ranked on Title and Content), as the
+# example script runs it
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from cohere_examples import SUPPORT_EMAILS  # noqa: E402

@@ -1,0 +1,484 @@
+"""The ASGI application: routes, body limits, authentication, errors, readiness and draining.
+
+A raw ASGI app (no framework): every rerank route reads the body under a byte limit, decodes
+it with msgspec into its request type, checks values with the library's checks, tokenizes the
+query and documents once, queues the pairs on the :class:`~fastrerank.server.batcher.Batcher`
+and waits for them, for the client to go away, or for the deadline, whichever comes first.
+Every answer that is not a success is JSON with a ``message``; nothing a client sends reaches
+past an error response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from fastrerank import _core, inputs
+from fastrerank.server import schemas
+from fastrerank.server.admission import Geometry, prepare
+from fastrerank.server.auth import BearerAuth
+from fastrerank.server.batcher import NO_LIMIT, Batcher, Job
+from fastrerank.server.config import ServerConfig
+from fastrerank.server.errors import HTTPError
+from fastrerank.server.limits import check_body_size, check_request_size
+from fastrerank.server.metrics import Metrics
+from fastrerank.server.openapi import openapi
+from fastrerank.types import search_units
+
+__all__ = ["App"]
+
+log = logging.getLogger("fastrerank.server")
+
+DEFAULT_MAX_TOKENS_PER_DOC = 4096
+JSON = b"application/json"
+TEI_ERROR_TYPES = {400: "Validation", 401: "Validation", 413: "Validation", 422: "Validation", 429: "Overloaded", 500: "Backend", 503: "Unhealthy"}
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ClientGone(Exception):
+    """The client closed the connection: nothing is answered."""
+
+
+class _Probe(msgspec.Struct):
+    """Just enough of a /rerank body to tell TEI's shape (texts) from Cohere's (documents)."""
+
+    texts: msgspec.Raw = msgspec.Raw()  # empty: absent
+    documents: msgspec.Raw = msgspec.Raw()
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A checked request, whatever its route: what to score and how."""
+
+    query: str
+    texts: list[str]
+    priority: int = 0
+    keep_tokens: int = DEFAULT_MAX_TOKENS_PER_DOC
+    keep_windows: int | None = None
+    keep_end: bool = False
+    normalize: str | None = None
+
+
+def _values(query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens: Any, priority: Any) -> tuple[str, list[str], int, int, int]:
+    """The library's checks, their messages as they are: (query, texts, top_n or -1,
+    max_tokens_per_doc, priority). A bad value is a 400; documents the server cannot read as asked
+    (a dict without 'text', rank_fields naming a missing field) are a 422."""
+    try:
+        query = inputs.check_query(query)
+        n = inputs.check_top_n(_integer(top_n))
+        max_tokens = inputs.check_max_tokens_per_doc(DEFAULT_MAX_TOKENS_PER_DOC if max_tokens is None else _integer(max_tokens))
+        priority = _check_priority(priority)
+        try:
+            texts = inputs.document_texts(documents, rank_fields)
+        except ValueError as e:
+            raise HTTPError(422, str(e)) from e
+    except (TypeError, ValueError) as e:
+        raise HTTPError(400, str(e)) from e
+    # past the documents, top_n means all; past 2^31, max_tokens_per_doc means no cut
+    return query, texts, -1 if n > len(texts) else n, min(max_tokens, NO_LIMIT), priority
+
+
+def _integer(value: Any) -> Any:
+    """JSON Schema's integer: 3.0 is 3. Anything else is left for the checks to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _check_priority(priority: Any) -> int:
+    """None (0) or an int of 0 or more; lower is served first."""
+    priority = _integer(priority)
+    if priority is None:
+        return 0
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(f"priority must be an int of 0 or more, got {priority!r}")
+    if priority < 0:
+        raise ValueError(f"priority must be 0 (the default, served first) or more, got {priority}")
+    return priority
+
+
+class App:
+    """The rerank server as an ASGI application.
+
+    Args:
+        config: limits and behaviour.
+        engine: a loaded engine (a :class:`~fastrerank.Reranker`, or the stub), or None with
+            ``load``: a function that loads it, called on a thread at startup while ``/ready``
+            answers 503.
+        on_ready, on_failed: called (on the loading thread) when the engine is up or failed.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        engine: Any = None,
+        *,
+        load: Callable[[], Any] | None = None,
+        on_ready: Callable[[Any], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        if (engine is None) == (load is None):
+            raise ValueError("pass either engine or load")
+        self.config = config or ServerConfig()
+        self.metrics = Metrics()
+        self.auth = BearerAuth(self.config.api_key)
+        self.engine = engine
+        self.batcher: Batcher | None = None
+        self.geometry: Geometry | None = None
+        self.state = "loading"  # loading -> ready -> draining; or failed
+        self.load_error: BaseException | None = None
+        self._load = load
+        self._on_ready = on_ready
+        self._on_failed = on_failed
+        self._handling = 0  # rerank requests between arrival and answer
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tokenizer_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fastrerank-tokenize")
+        self._encoder = msgspec.json.Encoder()
+        self._openapi = msgspec.json.encode(openapi(self.config))
+        self._routes: dict[str, tuple[str, Callable[[Scope, Receive, Send], Awaitable[int]]]] = {
+            "/v2/rerank": ("POST", self._v2),
+            "/v1/rerank": ("POST", self._v1),
+            "/rerank": ("POST", self._tei),
+            "/health": ("GET", self._health),
+            "/ready": ("GET", self._ready),
+            "/metrics": ("GET", self._metrics),
+            "/openapi.json": ("GET", self._openapi_json),
+        }
+        self.metrics.ready.read_from(lambda: self.state == "ready")
+        self.metrics.draining.read_from(lambda: self.state == "draining")
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """On the event loop: starts serving, or loading the engine on a thread first."""
+        self._loop = asyncio.get_running_loop()
+        if self.engine is not None:
+            self._engine_up(self.engine)
+        else:
+            threading.Thread(target=self._load_engine, name="fastrerank-load", daemon=True).start()
+
+    def _load_engine(self) -> None:
+        assert self._load is not None and self._loop is not None
+        try:
+            engine = self._load()
+        except BaseException as e:  # reported, not raised: this is a thread
+            self.load_error = e
+            self.state = "failed"
+            if self._on_failed is not None:
+                self._on_failed(e)
+            return
+        self._loop.call_soon_threadsafe(self._engine_up, engine)
+
+    def _engine_up(self, engine: Any) -> None:
+        self.engine = engine
+        self.geometry = Geometry.of(engine)
+        c = self.config
+        batcher = Batcher(engine, step_tokens=c.step_tokens, max_queue_pairs=c.max_queue_pairs, max_queue_tokens=c.max_queue_tokens, metrics=self.metrics)
+        self.metrics.queue_pairs.read_from(lambda: batcher.queued_pairs)
+        self.metrics.queue_tokens.read_from(lambda: batcher.queued_tokens)
+        self.metrics.queue_requests.read_from(lambda: batcher.queued_requests)
+        self.metrics.active_requests.read_from(lambda: batcher.active)
+        batcher.start()
+        self.batcher = batcher
+        if self.state == "loading":
+            self.state = "ready"
+        else:  # draining began while loading
+            batcher.stop_accepting()
+        if self._on_ready is not None:
+            self._on_ready(engine)
+
+    def begin_drain(self) -> None:
+        """SIGTERM: readiness turns 503, new requests are refused, queued ones are served."""
+        if self.state != "failed":
+            self.state = "draining"
+        if self.batcher is not None:
+            self.batcher.stop_accepting()
+
+    @property
+    def drained(self) -> bool:
+        """True once draining and no request is waiting for an answer."""
+        return self.state in ("draining", "failed") and self._handling == 0 and (self.batcher is None or self.batcher.active == 0)
+
+    async def close(self) -> None:
+        """Stops the batcher, waiting up to ``drain_timeout`` for queued requests."""
+        self.begin_drain()
+        if self.batcher is not None:
+            await self.batcher.close(timeout=self.config.drain_timeout)
+        self._tokenizer_pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except Exception as e:
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        path = scope["path"]
+        route = self._routes.get(path)
+        label = path if route is not None else "other"
+        sent = [False]
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            sent[0] = True
+            await send(message)
+
+        try:
+            if route is None:
+                raise HTTPError(404, f"no route {path}; the routes are {', '.join(self._routes)}")
+            method, handler = route
+            if scope["method"] != method:
+                raise HTTPError(405, f"{path} takes {method}, not {scope['method']}", {"allow": method})
+            status = await handler(scope, receive, tracked_send)
+        except HTTPError as e:
+            status = e.status
+            if not sent[0]:
+                await self._error(send, e, tei=path == "/rerank")
+        except ClientGone:
+            status = 499
+        except Exception as e:  # a bug: answer 500 and keep serving
+            log.exception("unhandled error on %s", path)
+            status = 500
+            if not sent[0]:
+                await self._error(send, HTTPError(500, f"internal error: {type(e).__name__}: {e}"), tei=path == "/rerank")
+        self.metrics.requests.inc(label, str(status))
+        self.metrics.request_seconds.observe(time.perf_counter() - start, label)
+
+    async def _send(self, send: Send, status: int, body: bytes, content_type: bytes = JSON, headers: dict[str, str] | None = None) -> int:
+        raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        if headers:
+            raw.extend((k.encode(), v.encode()) for k, v in headers.items())
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+        return status
+
+    async def _error(self, send: Send, error: HTTPError, *, tei: bool = False) -> int:
+        body = schemas.ErrorBody(message=error.message)
+        if tei:  # TEI clients read `error` and `error_type`
+            body = schemas.ErrorBody(message=error.message, error=error.message, error_type=TEI_ERROR_TYPES.get(error.status, "Backend"))
+        return await self._send(send, error.status, self._encoder.encode(body), headers=error.headers)
+
+    # ---- plain routes ----------------------------------------------------------------------
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> int:
+        return await self._send(send, 200, b'{"status":"ok"}')
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> int:
+        if self.state == "ready":
+            return await self._send(send, 200, b'{"status":"ready"}')
+        raise HTTPError(503, self._not_ready_message())
+
+    def _not_ready_message(self) -> str:
+        if self.state == "loading":
+            return "the model is loading"
+        if self.state == "failed":
+            return f"the model failed to load: {self.load_error}"
+        return "the server is shutting down"
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> int:
+        return await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
+
+    async def _openapi_json(self, scope: Scope, receive: Receive, send: Send) -> int:
+        return await self._send(send, 200, self._openapi)
+
+    # ---- rerank routes ---------------------------------------------------------------------
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        """Authenticates, checks readiness, and reads the body under the byte limit."""
+        authorization = length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                length = value
+        self.auth.check(authorization)
+        if self.state != "ready":
+            headers = {"retry-after": "1"} if self.state == "loading" else {"connection": "close"}
+            raise HTTPError(503, self._not_ready_message(), headers)
+        if length is not None and length.isdigit():
+            check_body_size(int(length), self.config)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            check_body_size(size, self.config)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    @staticmethod
+    def _decode(body: bytes, kind: type[Any]) -> Any:
+        try:
+            return msgspec.json.decode(body, type=kind)
+        except msgspec.ValidationError as e:
+            raise HTTPError(400, f"invalid request: {e}") from e
+        except msgspec.DecodeError as e:
+            raise HTTPError(400, f"malformed JSON: {e}") from e
+        except RecursionError as e:
+            raise HTTPError(400, "malformed JSON: nested too deeply") from e
+        except UnicodeDecodeError as e:  # msgspec raises it for invalid UTF-8 inside a string
+            raise HTTPError(400, f"malformed JSON: not UTF-8 ({e.reason} at byte {e.start} of a string)") from e
+
+    async def _score(self, work: _Work, arrival: float, receive: Receive) -> Job:
+        """Tokenizes, queues and waits for ``work``; the job with every document's score."""
+        assert self.batcher is not None and self.geometry is not None
+        engine = self.engine
+        texts = [work.query, *work.texts]
+        t0 = time.perf_counter()
+        if len(work.query) + sum(map(len, work.texts)) <= self.config.tokenize_inline_chars:
+            ids, offsets = engine.encode(texts)
+        else:
+            ids, offsets = await asyncio.get_running_loop().run_in_executor(self._tokenizer_pool, engine.encode, texts)
+        self.metrics.tokenize_seconds.observe(time.perf_counter() - t0)
+        prep = prepare(self.geometry, ids, offsets, keep_tokens=work.keep_tokens, keep_windows=work.keep_windows, keep_end=work.keep_end)
+        deadline = arrival + self.config.request_timeout
+        job = Job(prep, priority=work.priority, deadline=deadline, normalize=work.normalize)
+        future = self.batcher.submit(job)
+        if future.done():
+            return future.result()
+        loop = asyncio.get_running_loop()
+        batcher = self.batcher
+
+        def client_gone(task: asyncio.Task[None]) -> None:
+            if not task.cancelled():
+                batcher.cancel(job, ClientGone())
+
+        def deadline_passed() -> None:
+            message = f"the request's deadline passed ({self.config.request_timeout:g} s, --request-timeout); retry later"
+            batcher.cancel(job, HTTPError(503, message))
+
+        watch = loop.create_task(self._disconnected(receive))
+        watch.add_done_callback(client_gone)
+        timer = loop.call_later(max(0.0, deadline - time.monotonic()), deadline_passed)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            batcher.cancel(job)
+            raise
+        finally:
+            watch.cancel()
+            timer.cancel()
+
+    @staticmethod
+    async def _disconnected(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, answer: Callable[[bytes, float, Receive], Awaitable[Any]]) -> int:
+        arrival = time.monotonic()
+        self._handling += 1
+        try:
+            body = await self._body(scope, receive)
+            return await self._send(send, 200, self._encoder.encode(await answer(body, arrival, receive)))
+        finally:
+            self._handling -= 1
+
+    async def _v2(self, scope: Scope, receive: Receive, send: Send) -> int:
+        async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
+            return await self._answer_v2(self._decode(body, schemas.V2RerankRequest), arrival, receive)
+
+        return await self._handle(scope, receive, send, answer)
+
+    async def _v1(self, scope: Scope, receive: Receive, send: Send) -> int:
+        async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
+            return await self._answer_v1(self._decode(body, schemas.V1RerankRequest), arrival, receive)
+
+        return await self._handle(scope, receive, send, answer)
+
+    async def _tei(self, scope: Scope, receive: Receive, send: Send) -> int:
+        async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
+            probe = self._decode(body, _Probe)
+            if not probe.texts and probe.documents:
+                return await self._answer_v1(self._decode(body, schemas.V1RerankRequest), arrival, receive)
+            if not probe.texts:
+                raise HTTPError(400, "invalid request: Object missing required field `texts` (TEI), or send `documents` (Cohere)")
+            return await self._answer_tei(self._decode(body, schemas.TEIRerankRequest), arrival, receive)
+
+        return await self._handle(scope, receive, send, answer)
+
+    def _checked(self, request: Any, documents: Any, rank_fields: Any = None, what: str = "documents") -> tuple[str, list[str], int, int, int]:
+        query, texts, n, max_tokens, priority = _values(request.query, documents, rank_fields, getattr(request, "top_n", None), getattr(request, "max_tokens_per_doc", None), getattr(request, "priority", None))
+        check_request_size(query, texts, self.config, what=what)
+        return query, texts, n, max_tokens, priority
+
+    async def _answer_v2(self, r: schemas.V2RerankRequest, arrival: float, receive: Receive) -> schemas.V2RerankResponse:
+        spans = r.relevant_spans
+        if spans is not None:
+            if spans.max_spans is not None and not isinstance(_integer(spans.max_spans), int):
+                raise HTTPError(400, f"relevant_spans.max_spans must be an int, got {spans.max_spans!r}")
+            if spans.mode == "enabled":
+                raise HTTPError(422, "relevant_spans is not supported by this model (Cohere returns spans only from Rerank v5 models)")
+        query, texts, n, max_tokens, priority = self._checked(r, r.documents)
+        job = await self._score(_Work(query, texts, priority, max_tokens), arrival, receive)
+        indices, scores = _core.top_n(job.scores, n)
+        results = [schemas.V2Result(i, s) for i, s in zip(indices.tolist(), scores.tolist())]
+        return schemas.V2RerankResponse(results, str(uuid.uuid4()), _meta("2", job))
+
+    async def _answer_v1(self, r: schemas.V1RerankRequest, arrival: float, receive: Receive) -> schemas.V1RerankResponse:
+        query, texts, n, max_tokens, priority = self._checked(r, r.documents, r.rank_fields)
+        chunks = self.config.v1_max_chunks_per_doc if r.max_chunks_per_doc is None else _integer(r.max_chunks_per_doc)
+        if not isinstance(chunks, int) or chunks < 1:
+            raise HTTPError(400, f"max_chunks_per_doc must be an int of 1 or more, got {chunks!r}")
+        work = _Work(query, texts, priority, max_tokens, keep_windows=min(chunks, NO_LIMIT))
+        job = await self._score(work, arrival, receive)
+        indices, scores = _core.top_n(job.scores, n)
+        give = self.config.v1_return_documents if r.return_documents is None else r.return_documents
+        docs: Sequence[Any] = r.documents
+        results = [
+            schemas.V1Result(i, s, inputs.returned_document(docs[i]) if give else None) for i, s in zip(indices.tolist(), scores.tolist())
+        ]
+        usage = schemas.Usage(total_tokens=job.prep.tokens)
+        return schemas.V1RerankResponse(str(uuid.uuid4()), results, _meta("1", job), r.model or self.config.model_name, usage)
+
+    async def _answer_tei(self, r: schemas.TEIRerankRequest, arrival: float, receive: Receive) -> list[schemas.TEIResult]:
+        query, texts, _, max_tokens, _ = self._checked(r, r.texts, what="texts")
+        one_window = bool(r.truncate)
+        work = _Work(
+            query,
+            texts,
+            keep_tokens=max_tokens,
+            keep_windows=1 if one_window else None,
+            keep_end=one_window and r.truncation_direction.lower() == "left",
+            normalize="none" if r.raw_scores else None,
+        )
+        job = await self._score(work, arrival, receive)
+        indices, scores = _core.top_n(job.scores, -1)
+        return [schemas.TEIResult(i, s, texts[i] if r.return_text else None) for i, s in zip(indices.tolist(), scores.tolist())]
+
+
+def _meta(version: str, job: Job) -> schemas.Meta:
+    return schemas.Meta(schemas.ApiVersion(version), schemas.BilledUnits(search_units(int(job.windows.sum()))))

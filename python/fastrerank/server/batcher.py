@@ -1,0 +1,366 @@
+"""Continuous batching: pairs from every waiting request share the engine's batches.
+
+The event loop admits requests (:meth:`Batcher.submit`): each is already tokenized and costed
+(:mod:`fastrerank.server.admission`). A batching task on the same loop repeats:
+
+1. take pairs for one batch: lowest ``priority`` first; within a priority, requests in
+   round-robin order, each giving its next documents (longest first) until the batch's padded
+   tokens (rows x longest row) would pass the step budget (the engine's ``max_batch_tokens``
+   by default). A request that gave pairs and still has more goes to the back of the round;
+   the batch is filled from the next requests, so a lone small request never waits for a
+   fixed delay and a large one cannot hold the engine for its whole length.
+2. score them in one ``score_encoded`` call on the engine thread (the GIL is released while
+   the model runs, so the loop keeps admitting meanwhile), then answer every request whose
+   documents are all scored.
+
+All queue state lives on the event loop, so it needs no lock; only the scoring call runs on
+the engine thread, and it only writes the scores of the pairs it was given.
+
+Bounds: the queue holds at most ``max_queue_pairs`` pairs and ``max_queue_tokens`` tokens
+(an empty queue always admits one request); past either, or when the queue already holds more
+work than a request's deadline leaves time for, :meth:`submit` raises 429 with a Retry-After
+from the measured throughput. A request whose deadline passes or whose client goes away
+(:meth:`cancel`) leaves the queue at once; its pairs already on the model finish and are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from fastrerank.server.admission import Prepared
+from fastrerank.server.errors import HTTPError
+from fastrerank.server.metrics import Metrics
+
+__all__ = ["Batcher", "Job"]
+
+# Documents are cut at admission, so the engine is told not to cut again.
+NO_LIMIT = 2**31 - 1
+
+QUEUED, DISPATCHED, FINISHED = 0, 1, 2
+
+
+class Job:
+    """One admitted request: its prepared pairs, how far they have gone, and their scores
+    (in input order) once scored."""
+
+    __slots__ = (
+        "prep",
+        "priority",
+        "deadline",
+        "normalize",
+        "future",
+        "next",
+        "done",
+        "state",
+        "admitted",
+        "scores",
+        "windows",
+    )
+
+    def __init__(self, prep: Prepared, *, priority: int = 0, deadline: float = math.inf, normalize: str | None = None) -> None:
+        self.prep = prep
+        self.priority = priority
+        self.deadline = deadline  # time.monotonic() by which the answer must be ready
+        self.normalize = normalize  # None: the engine's; "none": raw logits
+        self.future: asyncio.Future[Job] | None = None
+        self.next = 0  # first document (dispatch order) not yet sent to the engine
+        self.done = 0  # documents scored
+        self.state = QUEUED
+        self.admitted = 0.0
+        n = prep.n_docs
+        self.scores = np.zeros(n, dtype=np.float32)
+        self.windows = np.zeros(n, dtype=np.int32)
+
+    @property
+    def pending_pairs(self) -> int:
+        return self.prep.n_docs - self.next
+
+    @property
+    def pending_tokens(self) -> int:
+        return int(self.prep.cum_tokens[-1] - self.prep.cum_tokens[self.next])
+
+
+class Batcher:
+    """The bounded queue of admitted requests, the batching task, and the engine thread.
+    Every method is called on the event loop that called :meth:`start`."""
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        step_tokens: int | None = None,
+        max_queue_pairs: int = 10_000,
+        max_queue_tokens: int = 2_000_000,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.step_tokens = int(step_tokens or engine.max_batch_tokens)
+        self.max_queue_pairs = max_queue_pairs
+        self.max_queue_tokens = max_queue_tokens
+        self.metrics = metrics or Metrics()
+        self._clock = clock
+        self._levels: dict[int, deque[Job]] = {}
+        self.queued_pairs = 0
+        self.queued_tokens = 0
+        self._tokens_at: dict[int, int] = {}  # queued tokens per priority
+        self.queued_requests = 0
+        self.active = 0  # admitted, not yet answered
+        self.tokens_per_second = 0.0  # measured engine throughput (EWMA), 0 until known
+        self._accepting = True
+        self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastrerank-engine")
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Starts the batching task on the running loop."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="fastrerank-batcher")
+
+    def submit(self, job: Job) -> asyncio.Future[Job]:
+        """Queues ``job``; returns the future its answer will settle. Raises HTTPError: 503
+        while draining, 429 when the queue is full."""
+        assert self._wake is not None, "start() first"
+        if not self._accepting:
+            raise HTTPError(503, "the server is shutting down; retry on another replica", {"connection": "close"})
+        pairs, tokens = job.prep.n_docs, job.prep.tokens
+        if self.queued_requests:
+            self._check_room(pairs, tokens, job)
+        job.future = asyncio.get_running_loop().create_future()
+        job.admitted = self._clock()
+        if pairs == 0:
+            job.state = FINISHED
+            job.future.set_result(job)
+            return job.future
+        self.active += 1
+        self._levels.setdefault(job.priority, deque()).append(job)
+        self.queued_pairs += pairs
+        self._count_tokens(job.priority, tokens)
+        self.queued_requests += 1
+        self._wake.set()
+        return job.future
+
+    def _count_tokens(self, priority: int, tokens: int) -> None:
+        self.queued_tokens += tokens
+        left = self._tokens_at.get(priority, 0) + tokens
+        if left:
+            self._tokens_at[priority] = left
+        else:
+            self._tokens_at.pop(priority, None)
+
+    def _check_room(self, pairs: int, tokens: int, job: Job) -> None:
+        full = None
+        if self.queued_pairs + pairs > self.max_queue_pairs:
+            full = f"the queue is full ({self.queued_pairs} pairs waiting, at most {self.max_queue_pairs})"
+        elif self.queued_tokens + tokens > self.max_queue_tokens:
+            full = f"the queue is full ({self.queued_tokens} tokens waiting, at most {self.max_queue_tokens})"
+        elif self.tokens_per_second > 0:
+            # only the work served before this request counts: its priority and lower values
+            ahead = sum(t for p, t in self._tokens_at.items() if p <= job.priority)
+            wait = (ahead + tokens) / self.tokens_per_second
+            if self._clock() + wait > job.deadline:
+                full = f"the queue holds about {wait:.1f} s of work, more than this request's deadline leaves"
+        if full is not None:
+            raise HTTPError(429, f"{full}; retry later", {"retry-after": str(self.retry_after())})
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained (1 to 60)."""
+        if self.tokens_per_second <= 0:
+            return 1
+        return max(1, min(60, math.ceil(self.queued_tokens / self.tokens_per_second)))
+
+    def cancel(self, job: Job, error: BaseException | None = None) -> None:
+        """Takes ``job`` out (its client left, or its deadline passed): its waiting pairs leave
+        the queue, and its future gets ``error`` (or is cancelled)."""
+        if job.state == FINISHED:
+            return
+        if job.state == QUEUED:
+            self.queued_pairs -= job.pending_pairs
+            self._count_tokens(job.priority, -job.pending_tokens)
+            self.queued_requests -= 1
+            level = self._levels.get(job.priority)
+            if level is not None:
+                try:
+                    level.remove(job)
+                except ValueError:
+                    pass  # taken out by the batch being selected
+                if not level:
+                    self._levels.pop(job.priority, None)
+        job.state = FINISHED
+        self.active -= 1
+        if job.future is not None and not job.future.done():
+            if error is None:
+                job.future.cancel()
+            else:
+                job.future.set_exception(error)
+
+    def stop_accepting(self) -> None:
+        """Refuse new requests from now on (503); queued ones are still served."""
+        self._accepting = False
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stops after the queue has drained; requests still waiting after ``timeout``
+        seconds are answered 503."""
+        self.stop_accepting()
+        end = None if timeout is None else self._clock() + timeout
+        while self.active and (end is None or self._clock() < end):
+            await asyncio.sleep(0.01)
+        for level in list(self._levels.values()):
+            for job in list(level):
+                self.cancel(job, HTTPError(503, "the server shut down before this request was served"))
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._engine_thread.shutdown(wait=True)
+
+    # ---- the batching task -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._levels:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            step = self._select()
+            if not step:
+                continue
+            try:
+                seconds, tokens = await loop.run_in_executor(self._engine_thread, self._score, step)
+            except Exception as e:  # an engine failure answers this batch's requests, not the server
+                error = HTTPError(500, f"the engine failed on this request: {type(e).__name__}: {e}")
+                for job, _, _ in step:
+                    self.cancel(job, error)
+                continue
+            self._finish(step, seconds, tokens)
+
+    def _select(self) -> list[tuple[Job, int, int]]:
+        """Pairs for one batch: (job, first, end) ranges of each job's dispatch order."""
+        now = self._clock()
+        budget = self.step_tokens
+        rows = longest = 0
+        step: list[tuple[Job, int, int]] = []
+        full = False
+        for priority in sorted(self._levels):
+            level = self._levels.get(priority)
+            if level is None:
+                continue
+            served: list[Job] = []
+            while level and not full:
+                job = level.popleft()
+                if job.deadline <= now:
+                    self.cancel(job, HTTPError(503, "the request's deadline passed while it was queued; retry later, or raise --request-timeout"))
+                    continue
+                prep, first = job.prep, job.next
+                end = first
+                while end < prep.n_docs:
+                    r = rows + int(prep.rows[end])
+                    m = max(longest, int(prep.row_len[end]))
+                    if r * m > budget and (step or end > first):
+                        full = True
+                        break
+                    rows, longest = r, m
+                    end += 1
+                if end == first:
+                    level.appendleft(job)
+                    break
+                step.append((job, first, end))
+                self.queued_pairs -= end - first
+                self._count_tokens(priority, -int(prep.cum_tokens[end] - prep.cum_tokens[first]))
+                job.next = end
+                if first == 0:
+                    self.metrics.queue_seconds.observe(now - job.admitted)
+                if end < prep.n_docs:
+                    served.append(job)
+                else:
+                    job.state = DISPATCHED
+                    self.queued_requests -= 1
+            level.extend(served)  # round-robin: who was served goes to the back
+            if level:
+                self._levels[priority] = level
+            else:
+                self._levels.pop(priority, None)
+            if full:
+                break
+        if step:
+            self.metrics.batch_tokens.observe(rows * longest)
+        return step
+
+    def _score(self, step: list[tuple[Job, int, int]]) -> tuple[float, int]:
+        """On the engine thread: scores the step's pairs into their jobs' arrays; returns
+        (seconds in the engine, tokens scored)."""
+        by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
+        for part in step:
+            by_normalize.setdefault(part[0].normalize, []).append(part)
+        seconds = 0.0
+        for normalize, parts in by_normalize.items():
+            seconds += self._score_parts(parts, normalize)
+        return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in step)
+
+    def _score_parts(self, parts: list[tuple[Job, int, int]], normalize: str | None) -> float:
+        query_index: dict[int, int] = {}
+        queries: list[np.ndarray] = []
+        ids: list[np.ndarray] = []
+        offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        doc_query: list[np.ndarray] = []
+        base = 0
+        for job, first, end in parts:
+            q = query_index.setdefault(id(job), len(queries))
+            if q == len(queries):
+                queries.append(job.prep.query_ids)
+            o = job.prep.doc_offsets
+            ids.append(job.prep.doc_ids[o[first] : o[end]])
+            offsets.append(o[first + 1 : end + 1] - o[first] + base)
+            base += int(o[end] - o[first])
+            doc_query.append(np.full(end - first, q, dtype=np.int32))
+        query_offsets = np.zeros(len(queries) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in queries], out=query_offsets[1:])
+
+        start = time.perf_counter()
+        scored = self.engine.score_encoded(
+            np.concatenate(queries),
+            query_offsets,
+            np.concatenate(ids),
+            np.concatenate(offsets),
+            np.concatenate(doc_query),
+            max_tokens_per_doc=NO_LIMIT,
+            normalize=normalize,
+        )
+        seconds = time.perf_counter() - start
+        at = 0
+        for job, first, end in parts:
+            where = job.prep.order[first:end]
+            job.scores[where] = scored.scores[at : at + end - first]
+            job.windows[where] = scored.windows[at : at + end - first]
+            at += end - first
+        return seconds
+
+    def _finish(self, step: list[tuple[Job, int, int]], seconds: float, tokens: int) -> None:
+        m = self.metrics
+        m.inference_seconds.observe(seconds)
+        m.batch_pairs.observe(sum(end - first for _, first, end in step))
+        m.batch_requests.observe(len({id(job) for job, _, _ in step}))
+        if seconds > 0:
+            rate = tokens / seconds
+            self.tokens_per_second = rate if self.tokens_per_second == 0 else 0.8 * self.tokens_per_second + 0.2 * rate
+        for job, first, end in step:
+            job.done += end - first
+            if job.done == job.prep.n_docs and job.state != FINISHED:
+                job.state = FINISHED
+                self.active -= 1
+                assert job.future is not None
+                if not job.future.done():
+                    job.future.set_result(job)

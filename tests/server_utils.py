@@ -1,0 +1,78 @@
+"""Helpers for the server tests: a live server on 127.0.0.1 in a thread, metrics, references."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+
+@contextlib.contextmanager
+def live(app: Any) -> Iterator[str]:
+    """Runs ``app`` on uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL.
+    The server stops (lifespan shutdown included) when the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio", http="httptools", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    end = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > end:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def metrics(url: str) -> dict[str, float]:
+    """``/metrics`` as {'name{labels}': value}."""
+    text = httpx.get(url + "/metrics").text
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    """Polls ``predicate()`` until true; fails after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def shared_batches(m: dict[str, float]) -> float:
+    """Engine batches that held pairs of more than one request."""
+    return m["fastrerank_batch_requests_count"] - m['fastrerank_batch_requests_bucket{le="1"}']
+
+
+def assert_same_ranking(got: list[dict[str, Any]], want: list[dict[str, Any]], score: str = "relevance_score", tol: float = 1e-5) -> None:
+    """Same documents, scores within ``tol``, in the same order (two documents whose scores
+    are within ``tol`` may trade places: batch composition moves floats by ~1e-7)."""
+    want_score = {w["index"]: w["relevance_score"] for w in want}
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g["index"] in want_score, (got, want)
+        assert abs(g[score] - want_score[g["index"]]) <= tol, (g, w)
+        assert g["index"] == w["index"] or abs(want_score[g["index"]] - w["relevance_score"]) <= tol, (got, want)
+
+
+WORDS = re.findall(r"\w+", "the quick brown fox jumps over a lazy dog while capital cities of many countries host parliaments museums rivers and old bridges")

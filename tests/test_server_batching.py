@@ -1,0 +1,305 @@
+"""Continuous batching: the batcher's policy on a recording engine (round-robin, priority,
+token budget, bounds, cancellation, deadlines, engine failures), admission arithmetic against
+the core's packing, and the live server under concurrent clients, disconnects, a full queue,
+deadlines and draining."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from server_utils import WORDS, assert_same_ranking, live, metrics, shared_batches, wait_for
+
+from fastrerank import Reranker, _core
+from fastrerank.server.admission import Geometry, prepare
+from fastrerank.server.app import App
+from fastrerank.server.batcher import Batcher, Job
+from fastrerank.server.config import ServerConfig
+from fastrerank.server.errors import HTTPError
+from fastrerank.server.stub import StubEngine
+
+# ---- the batcher's policy ------------------------------------------------------------------
+
+
+class Recorder(StubEngine):
+    """Texts are numbers, one token each; records every call as [(query id, documents)]."""
+
+    def __init__(self, *, fail_on: int | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.log: list[list[tuple[int, int]]] = []
+        self.fail_on = fail_on
+
+    def encode(self, texts):
+        ids = [[int(w) for w in t.split()] for t in texts]
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in ids], out=offsets[1:])
+        return np.array([t for x in ids for t in x], dtype=np.int32), offsets
+
+    def score_encoded(self, query_ids, query_offsets, doc_ids, doc_offsets, doc_query, **kw):
+        queries = [int(query_ids[query_offsets[q]]) for q in range(len(query_offsets) - 1)]
+        counts = np.bincount(doc_query, minlength=len(queries))
+        self.log.append([(queries[q], int(counts[q])) for q in range(len(queries))])
+        if self.fail_on is not None and queries[0] == self.fail_on:
+            raise RuntimeError("boom")
+        return super().score_encoded(query_ids, query_offsets, doc_ids, doc_offsets, doc_query, **kw)
+
+
+def job(engine, query: int, n_docs: int, *, priority: int = 0, deadline: float = float("inf"), doc_tokens: int = 5) -> Job:
+    ids, offsets = engine.encode([str(query)] + [" ".join(["7"] * doc_tokens)] * n_docs)
+    return Job(prepare(Geometry.of(engine), ids, offsets, keep_tokens=4096), priority=priority, deadline=deadline)
+
+
+def run_batcher(engine, jobs_and_more, **kw):
+    """Submits the jobs in one go (before the batching task runs), waits for all answers;
+    returns each job's outcome (the job, or the exception)."""
+
+    async def main():
+        b = Batcher(engine, **kw)
+        b.start()
+        futures = []
+        for j in jobs_and_more:
+            try:
+                futures.append(b.submit(j))
+            except HTTPError as e:
+                f = asyncio.get_running_loop().create_future()
+                f.set_exception(e)
+                futures.append(f)
+        out = await asyncio.gather(*futures, return_exceptions=True)
+        assert (b.queued_pairs, b.queued_tokens, b.queued_requests, b.active) == (0, 0, 0, 0)
+        await b.close()
+        return out
+
+    return asyncio.run(main())
+
+
+# A row is 3 special + 1 query + 5 document tokens = 9: a 36-token budget fits 4 documents.
+def test_round_robin_fills_each_batch_from_the_next_requests():
+    e = Recorder()
+    out = run_batcher(e, [job(e, 1, 10), job(e, 2, 10), job(e, 3, 2)], step_tokens=36)
+    assert e.log == [[(1, 4)], [(2, 4)], [(3, 2), (1, 2)], [(2, 4)], [(1, 4)], [(2, 2)]]
+    assert all(isinstance(o, Job) for o in out)
+
+
+def test_lower_priority_value_first_and_budget_respected():
+    e = Recorder()
+    run_batcher(e, [job(e, 1, 6, priority=5), job(e, 2, 6, priority=0), job(e, 3, 1, priority=1)], step_tokens=36)
+    assert e.log == [[(2, 4)], [(2, 2), (3, 1), (1, 1)], [(1, 4)], [(1, 1)]]
+
+
+def test_a_document_bigger_than_the_budget_goes_alone():
+    e = Recorder()
+    run_batcher(e, [job(e, 1, 2, doc_tokens=50), job(e, 2, 3)], step_tokens=36)
+    assert e.log == [[(1, 1)], [(2, 3)], [(1, 1)]]
+
+
+def test_queue_bounds_answer_429_with_retry_after():
+    e = Recorder()
+    out = run_batcher(e, [job(e, 1, 20), job(e, 2, 1)], max_queue_pairs=10)  # an empty queue admits anything
+    assert isinstance(out[0], Job)
+    assert isinstance(out[1], HTTPError) and out[1].status == 429 and int(out[1].headers["retry-after"]) >= 1
+    out = run_batcher(e, [job(e, 1, 3), job(e, 2, 3)], max_queue_tokens=30)
+    assert isinstance(out[1], HTTPError) and out[1].status == 429 and "tokens" in out[1].message
+
+
+def test_work_ahead_past_the_deadline_is_429_counting_only_what_is_served_first():
+    async def main():
+        e = Recorder()
+        b = Batcher(e)
+        b.start()
+        b.tokens_per_second = 10.0  # as measured: 10 tokens a second
+        soon = time.monotonic() + 5
+        b.submit(job(e, 1, 11, priority=5))  # 99 tokens: ~10 s of work
+        urgent = b.submit(job(e, 2, 3, priority=0, deadline=soon))  # 27 tokens ahead of it: 2.7 s
+        with pytest.raises(HTTPError) as late:
+            b.submit(job(e, 3, 3, priority=5, deadline=soon))  # behind the 99: ~15 s
+        assert late.value.status == 429 and "deadline" in late.value.message and int(late.value.headers["retry-after"]) >= 10
+        assert isinstance(await urgent, Job)
+        await b.close()
+
+    asyncio.run(main())
+
+
+def test_deadline_and_engine_failure_answer_only_their_requests():
+    e = Recorder(fail_on=2)
+    out = run_batcher(e, [job(e, 1, 2, deadline=time.monotonic() - 1), job(e, 2, 2), job(e, 3, 2)], step_tokens=18)
+    assert isinstance(out[0], HTTPError) and out[0].status == 503 and "deadline" in out[0].message
+    assert isinstance(out[1], HTTPError) and out[1].status == 500 and "boom" in out[1].message
+    assert isinstance(out[2], Job)
+    assert e.log == [[(2, 2)], [(3, 2)]]
+
+
+def test_cancel_takes_waiting_pairs_out():
+    async def main():
+        e = Recorder(delay=0.05)
+        b = Batcher(e, step_tokens=36)
+        b.start()
+        a, c = job(e, 1, 8), job(e, 2, 8)
+        fa, fc = b.submit(a), b.submit(c)
+        assert (b.queued_pairs, b.queued_requests, b.active) == (16, 2, 2)
+        await asyncio.sleep(0.01)  # a's first batch is on the engine
+        b.cancel(a, HTTPError(499, "gone"))
+        b.cancel(c)
+        assert (b.queued_pairs, b.queued_tokens, b.queued_requests, b.active) == (0, 0, 0, 0)
+        with pytest.raises(HTTPError):
+            await fa
+        assert fc.cancelled()
+        await b.close()
+        return e.log
+
+    assert asyncio.run(main()) == [[(1, 4)]]
+
+
+@pytest.mark.parametrize("model", ["bert-1", "xlmr"])
+def test_admission_counts_windows_and_tokens_like_the_core(tiny_models, model):
+    rr = Reranker(tiny_models[model])
+    g = Geometry.of(rr)
+    rng = random.Random(0)
+    for trial in range(20):
+        query = " ".join(rng.choices(WORDS, k=rng.choice([1, 5, 80])))
+        docs = [" ".join(rng.choices(WORDS, k=rng.randrange(0, 300))) for _ in range(rng.randrange(1, 12))]
+        keep = rng.choice([1, 7, 4096])
+        ids, offsets = rr.encode([query, *docs])
+        p = prepare(g, ids, offsets, keep_tokens=keep)
+        q_ids, q_off = rr.encode([query])
+        d_ids, d_off = rr.encode(docs)
+        packed = _core.pack(q_ids, d_ids, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=keep, max_batch_tokens=10**9, pad_id=0)
+        assert p.tokens == packed.real_tokens
+        assert np.array_equal(p.rows, np.asarray(packed.windows_per_doc)[p.order])
+        assert list(p.row_len) == sorted(p.row_len, reverse=True)
+        # the reordered ids are each document's first `keep` tokens
+        for k, d in enumerate(p.order):
+            got = p.doc_ids[p.doc_offsets[k] : p.doc_offsets[k + 1]]
+            assert np.array_equal(got, d_ids[d_off[d] : d_off[d + 1]][:keep])
+        last = prepare(g, ids, offsets, keep_tokens=keep, keep_end=True)
+        for k, d in enumerate(last.order):
+            whole = d_ids[d_off[d] : d_off[d + 1]]
+            assert np.array_equal(last.doc_ids[last.doc_offsets[k] : last.doc_offsets[k + 1]], whole[max(0, len(whole) - keep) :])
+
+
+# ---- the live server under load ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rr(tiny_models):
+    return Reranker(tiny_models["bert-1"])
+
+
+def test_64_concurrent_clients_get_their_own_answers_and_share_batches(rr):
+    rng = random.Random(64)
+    requests = []
+    for i in range(64):
+        docs = [f"client {i} doc {j}: " + " ".join(rng.choices(WORDS, k=rng.randrange(3, 40))) for j in range(rng.randrange(1, 12))]
+        requests.append((f"query {i} " + " ".join(rng.choices(WORDS, k=3)), docs, rng.choice([None, 1, 3])))
+    reference = [rr.rerank(q, d, top_n=n).to_dict()["results"] for q, d, n in requests]
+    with live(App(ServerConfig(), rr)) as url:
+
+        async def main():
+            async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=64), timeout=60) as client:
+                start = asyncio.Event()
+
+                async def one(i):
+                    q, d, n = requests[i]
+                    await start.wait()
+                    path = ("/v2/rerank", "/v1/rerank", "/rerank")[i % 3]
+                    body = {"query": q, "texts": d} if path == "/rerank" else {"query": q, "documents": d, "top_n": n}
+                    r = await client.post(path, json=body)
+                    assert r.status_code == 200, r.text
+                    got = r.json()
+                    if path == "/rerank":
+                        want = [w for w in rr.rerank(q, d).to_dict()["results"]]
+                        assert_same_ranking(got, want, score="score")
+                    else:
+                        assert_same_ranking(got["results"], reference[i])
+
+                tasks = [asyncio.create_task(one(i)) for i in range(64)]
+                await asyncio.sleep(0.05)
+                start.set()
+                await asyncio.gather(*tasks)
+
+        asyncio.run(main())
+        m = metrics(url)
+        assert m['fastrerank_requests_total{route="/v2/rerank",status="200"}'] + m['fastrerank_requests_total{route="/v1/rerank",status="200"}'] + m[
+            'fastrerank_requests_total{route="/rerank",status="200"}'
+        ] == 64
+        assert shared_batches(m) > 0, "no batch held pairs of two requests"
+        assert m["fastrerank_batch_requests_sum"] > m["fastrerank_batch_requests_count"]
+        assert m["fastrerank_queue_pairs"] == 0 and m["fastrerank_active_requests"] == 0
+
+
+def _stub_app(**config) -> App:
+    # rows of "a b c" against "q" are 3 special + 1 + 3 = 7 tokens: a 42-token batch holds 6,
+    # so every engine batch takes 0.3 s
+    return App(ServerConfig(**config), StubEngine(delay=0.3, max_batch_tokens=42))
+
+
+def _send(url: str, body: bytes) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(b"POST /v2/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return s
+
+
+def test_disconnected_clients_leave_the_queue():
+    body = b'{"query": "q", "documents": ["a b c", "d e f", "g h i", "j k l", "m n o", "p q r"]}'
+    with live(_stub_app()) as url:
+        clients = [_send(url, body) for _ in range(12)]
+        wait_for(lambda: metrics(url)["fastrerank_active_requests"] == 12, what="12 admitted requests")
+        assert metrics(url)["fastrerank_queue_pairs"] >= 60  # one request on the engine, 11 waiting
+        for c in clients:
+            c.close()
+        wait_for(lambda: metrics(url)["fastrerank_active_requests"] == 0, what="the queue to empty")
+        m = metrics(url)
+        assert m["fastrerank_queue_pairs"] == 0 and m["fastrerank_queue_tokens"] == 0 and m["fastrerank_queue_requests"] == 0
+        assert m['fastrerank_requests_total{route="/v2/rerank",status="499"}'] == 12
+        # 12 requests of 6 pairs, one request per 0.3 s batch, would take 3.6 s; the dropped ones never ran
+        assert m.get("fastrerank_batch_pairs_sum", 0) <= 12
+        assert httpx.post(url + "/v2/rerank", json={"query": "q", "documents": ["still serving"]}, timeout=10).status_code == 200
+
+
+def test_full_queue_answers_429_then_recovers():
+    with live(_stub_app(max_queue_pairs=10)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        body = {"query": "q", "documents": ["a b c"] * 6}
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(client.post("/v2/rerank", json=body))) for _ in range(2)]
+        for w in workers:
+            w.start()
+            time.sleep(0.1)
+        wait_for(lambda: metrics(url)["fastrerank_queue_pairs"] > 4, what="a queued request")
+        r = client.post("/v2/rerank", json=body)
+        assert r.status_code == 429 and "queue is full" in r.json()["message"]
+        assert int(r.headers["retry-after"]) >= 1
+        for w in workers:
+            w.join()
+        assert [x.status_code for x in results] == [200, 200]
+        assert client.post("/v2/rerank", json=body).status_code == 200
+
+
+def test_deadline_passes_with_503():
+    with live(_stub_app(request_timeout=0.5)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        r = client.post("/v2/rerank", json={"query": "q", "documents": ["a b c d e f"] * 20})  # 10 batches of 0.3 s
+        assert r.status_code == 503 and "deadline" in r.json()["message"]
+        wait_for(lambda: metrics(url)["fastrerank_active_requests"] == 0, what="the queue to empty")
+        assert client.post("/v2/rerank", json={"query": "q", "documents": ["a"]}).status_code == 200
+
+
+def test_drain_refuses_new_requests_and_serves_queued_ones():
+    app = _stub_app()
+    with live(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        results = []
+        worker = threading.Thread(target=lambda: results.append(client.post("/v2/rerank", json={"query": "q", "documents": ["a b c"] * 8})))
+        worker.start()
+        wait_for(lambda: metrics(url)["fastrerank_active_requests"] == 1, what="an admitted request")
+        app._loop.call_soon_threadsafe(app.begin_drain)
+        wait_for(lambda: client.get("/ready").status_code == 503, what="readiness to turn 503")
+        assert client.get("/health").status_code == 200
+        r = client.post("/v2/rerank", json={"query": "q", "documents": ["a"]})
+        assert r.status_code == 503 and "shutting down" in r.json()["message"]
+        worker.join()
+        assert results[0].status_code == 200 and len(results[0].json()["results"]) == 8
+        wait_for(lambda: app.drained, what="drained")
