@@ -35,7 +35,7 @@ def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
     assert "error" in results["systems"]["flashrank"] or "pairs_per_s" in results["systems"]["flashrank"]
     assert results["ceiling"]["best_budget"] in (256, 512, 1024, 2048, 4096)
     assert 0 <= results["rows"]["padding_waste"] < 1
-    assert results["host"]["warm_pairs_per_s"] > 0
+    assert results["host"]["cpu_batching"]["warm_pairs_per_s"] > 0 and results["host"]["gpu_batching"]["cold_pairs_per_s"] > 0
     assert len(results["memory"]["samples"]) >= 5
     report = out.with_suffix(".md").read_text()
     assert "| fastrerank fp32 |" in report and "zero-padding ceiling" in report

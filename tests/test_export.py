@@ -48,6 +48,19 @@ def test_probe_agreement_is_measured(exported_bert):
     assert probe["fp16"]["max_abs_diff"] < 5e-2
 
 
+def test_int8_keeps_embeddings_and_ffn_outputs_in_fp32(exported_bert):
+    import onnx
+
+    out, manifest = exported_bert
+    kept = manifest["int8"]["kept_fp32"]
+    assert kept[0] == "embeddings" and len(kept) == 1 + 2  # one FFN down-projection per layer
+    int8 = onnx.load(str(out / "model_int8.onnx")).graph
+    ops = {n.name: n.op_type for n in int8.node}
+    assert all(ops.get(name) == "MatMul" for name in kept[1:])  # still float MatMuls
+    assert any(t in ops.values() for t in ("MatMulInteger", "QAttention", "DynamicQuantizeMatMul"))
+    assert "EmbedLayerNormalization" in ops.values() and "QEmbedLayerNormalization" not in ops.values()
+
+
 def test_precisions_load_their_files(exported_bert):
     out, _ = exported_bert
     docs = ["alpha beta", "the capital of france", "gamma"]

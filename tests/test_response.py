@@ -77,6 +77,16 @@ def test_top_n_bounds_and_fresh_ids(rr):
     assert len(ids) == 5
 
 
+def test_ids_are_random_version_4_uuids():
+    from fastrerank.types import new_id
+
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for i in ids[:200]:
+        u = uuid.UUID(i)
+        assert u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == i
+
+
 def test_search_units_rule():
     assert [search_units(n) for n in (0, 1, 100, 101, 250, 1000)] == [1, 1, 1, 2, 3, 10]
 

@@ -117,20 +117,51 @@ def optimize_graph(path: Path, config: dict[str, Any]) -> dict[str, int]:
     return {op: counts.get(op, 0) for op in FUSED_OPS if counts.get(op, 0)} | {k: v for k, v in counts.items() if k not in FUSED_OPS}
 
 
-def quantize_int8(src: Path, dst: Path, *, reduce_range: bool) -> None:
-    """Dynamic int8 quantisation, per channel; ``reduce_range`` (7-bit weights) avoids
-    saturation in the u8 x s8 kernels of CPUs without VNNI."""
+GELU_OPS = ("Gelu", "BiasGelu", "FastGelu", "GemmFastGelu")
+
+
+def ffn_output_matmuls(graph) -> list[str]:  # type: ignore[no-untyped-def]
+    """The feed-forward down-projections: MatMuls whose input is a GELU's output, fused
+    (Gelu, BiasGelu, ...) or spelled out (x * 0.5 * (1 + erf(x / sqrt 2)): an Erf a few
+    elementwise nodes up). Found by the graph's structure, not by node names."""
+    produced_by = {out: node for node in graph.node for out in node.output}
+
+    def after_gelu(tensor: str) -> bool:
+        frontier, seen = [tensor], 0
+        while frontier and seen < 6:  # a spelled-out GELU is five nodes deep
+            node = produced_by.get(frontier.pop())
+            seen += 1
+            if node is None or node.op_type in ("MatMul", "Gemm", "Attention"):
+                continue
+            if node.op_type in GELU_OPS or node.op_type == "Erf":
+                return True
+            frontier.extend(node.input)
+        return False
+
+    return [n.name for n in graph.node if n.op_type == "MatMul" and after_gelu(n.input[0])]
+
+
+def quantize_int8(src: Path, dst: Path, *, reduce_range: bool) -> list[str]:
+    """Dynamic int8 quantisation, per channel, of the attention and projection MatMuls.
+    ``reduce_range`` (7-bit weights) avoids saturation in the u8 x s8 kernels of CPUs without
+    VNNI. The embeddings and the feed-forward down-projections stay fp32: quantising them cost
+    the most agreement for the least speed on MiniLM-L6 (top-10 overlap with fp32 0.83 -> 0.90,
+    speed-up over the fused fp32 graph 1.32x -> 1.19x). Returns the nodes kept in fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    keep = ffn_output_matmuls(onnx.load(str(src)).graph)
     quantize_dynamic(
         str(src),
         str(dst),
         weight_type=QuantType.QInt8,
         per_channel=True,
         reduce_range=reduce_range,
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=keep,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no shape inference
     )
+    return keep
 
 
 def convert_fp16(src: Path, dst: Path) -> None:
@@ -287,8 +318,8 @@ def export(
             manifest["fused_nodes"] = optimize_graph(out / FILE_OF["fp32"], config)
         if "int8" in wanted:
             progress.step("quantising to int8")
-            manifest["int8"] = {"reduce_range": not has_vnni(), "per_channel": True, "method": "dynamic"}
-            quantize_int8(out / FILE_OF["fp32"], out / FILE_OF["int8"], reduce_range=not has_vnni())
+            kept = quantize_int8(out / FILE_OF["fp32"], out / FILE_OF["int8"], reduce_range=not has_vnni())
+            manifest["int8"] = {"reduce_range": not has_vnni(), "per_channel": True, "method": "dynamic", "kept_fp32": ["embeddings", *kept]}
         if "fp16" in wanted:
             progress.step("converting to fp16")
             convert_fp16(out / FILE_OF["fp32"], out / FILE_OF["fp16"])

@@ -100,6 +100,8 @@ def document_texts(documents: Any, rank_fields: Any = None) -> list[str]:
     if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
         raise TypeError(f"documents must be a list of strings (or of dicts, with rank_fields), got {_kind(documents)}")
     fields = _check_rank_fields(rank_fields)
+    if all(type(d) is str for d in documents):  # the common case, checked at C speed
+        return list(documents)
     texts: list[str] = []
     for i, doc in enumerate(documents):
         if type(doc) is str:

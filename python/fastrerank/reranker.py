@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 from fastrerank import _core, inputs, models, tokenization
 from fastrerank.session import Session, parse_device
 from fastrerank.token_cache import TokenCache
-from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, search_units
+from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, new_id, search_units
 
 __all__ = ["NORMALIZE", "Reranker", "Scored"]
 
@@ -27,7 +26,7 @@ DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 # What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
 # token costs as much as a real one and a call little, so batches pad only where lengths are
 # close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
-DEFAULT_BATCH_OVERHEAD = {"cpu": 8, "cuda": -1}
+DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
 # Characters tokenized per call of the tokenizer (bounds its transient memory, ~0.1 GB).
 ENCODE_CHUNK_CHARS = 1 << 20
 
@@ -68,7 +67,7 @@ class Reranker:
         token_cache_bytes: memory for cached token ids of texts seen before (documents come
             back query after query); 0 turns the cache off.
         batch_overhead: what one more model call costs, in padded tokens: batches are cut to
-            minimise calls x this + padded tokens (default 8 on CPU); -1 fills every batch to
+            minimise calls x this + padded tokens (default 64 on CPU); -1 fills every batch to
             the budget (the CUDA default).
 
     One Reranker may be shared by many threads; their calls run in parallel.
@@ -175,7 +174,7 @@ class Reranker:
         if not isinstance(return_documents, bool):
             raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
 
-        query_ids, query_offsets = self.encode([query])
+        query_ids, query_offsets = self._tokenizer.encode_ragged([query])  # one short text: the cache costs more than it saves
         doc_ids, doc_offsets = self.encode(texts)
         scored = self.score_encoded(query_ids, query_offsets, doc_ids, doc_offsets, None, max_tokens_per_doc=max_tokens)
         return self._response(scored, n, documents if return_documents else None)
@@ -300,7 +299,7 @@ class Reranker:
             results = [RerankResult(i, s, inputs.returned_document(documents[i])) for i, s in pairs]
         units = search_units(int(scored.windows.sum()))
         meta = Meta(api_version=ApiVersion(), billed_units=BilledUnits(search_units=units))
-        return RerankResponse(results=results, id=str(uuid.uuid4()), meta=meta)
+        return RerankResponse(results=results, id=new_id(), meta=meta)
 
     async def arerank(
         self,

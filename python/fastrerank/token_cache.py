@@ -53,11 +53,13 @@ class TokenCache:
         through ``encode`` (one batch call), and they are cached for next time."""
         if self.max_bytes == 0:
             return encode(list(texts))
+        entries = self._entries
         with self._lock:
-            found = [self._entries.get(t) for t in texts]
+            found: list[np.ndarray | None] = list(map(entries.get, texts))
+            touch = entries.move_to_end
             for t, ids in zip(texts, found):
                 if ids is not None:
-                    self._entries.move_to_end(t)
+                    touch(t)
         missing = [i for i, ids in enumerate(found) if ids is None]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
@@ -67,7 +69,7 @@ class TokenCache:
             for i, ids in zip(missing, fresh):
                 found[i] = ids
             self._store([texts[i] for i in missing], fresh)
-        lengths = np.fromiter((len(ids) for ids in found), dtype=np.int64, count=len(found))  # type: ignore[arg-type]
+        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))  # type: ignore[arg-type]
         offsets_out = np.zeros(len(found) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets_out[1:])
         flat_out = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)  # type: ignore[arg-type]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ApiVersion", "BilledUnits", "Meta", "RerankResponse", "RerankResult", "search_units"]
+__all__ = ["ApiVersion", "BilledUnits", "Meta", "RerankResponse", "RerankResult", "new_id", "search_units"]
 
 DOCUMENTS_PER_SEARCH_UNIT = 100
+
+
+def new_id() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` but without building a UUID
+    object: a third of the time, on a path that runs once per call."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def search_units(total_windows: int) -> int:

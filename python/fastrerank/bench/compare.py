@@ -308,7 +308,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append(f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones ({100 * rows['padding_waste']:.1f}% waste); rows average {rows['mean_length']:.0f} tokens")
     if results.get("host"):
         h = results["host"]
-        lines.append(f"- host pipeline (null graph, ~{h['tokens_per_doc']:.0f}-token documents, 100 per call): {h['cold_pairs_per_s']:,.0f} pairs/s cold, {h['warm_pairs_per_s']:,.0f} pairs/s with documents repeating")
+        for name, label in (("cpu_batching", "CPU batching (1,024-token budget, least-cost cut)"), ("gpu_batching", "GPU batching (16,384-token budget, greedy)")):
+            lines.append(
+                f"- host pipeline, {label}: null graph, ~{h['tokens_per_doc']:.0f}-token documents, 100 per call: "
+                f"{h[name]['cold_pairs_per_s']:,.0f} pairs/s cold, {h[name]['warm_pairs_per_s']:,.0f} pairs/s with documents repeating"
+            )
     s = results.get("sweep")
     if s:
         o = s["overhead"]
