@@ -1,4 +1,5 @@
-"""pack + finalize for 100 and 1000 documents of ~200 tokens (the core alone, no model).
+"""The core alone, no model: pack (plan + materialise every batch), finalize, and both together,
+for 100 and 1000 documents of ~200 tokens.
 
     pytest benchmarks/test_bench_core.py --benchmark-only
 """
@@ -44,3 +45,28 @@ def test_pack_finalize(benchmark, n_docs):
     assert len(idx) == 10 and np.all(np.diff(scores) <= 0)
     benchmark.extra_info["n_docs"] = n_docs
     benchmark.extra_info["tokens"] = int(offsets[-1])
+
+
+@pytest.mark.parametrize("n_docs", [100, 1000])
+def test_pack(benchmark, n_docs):
+    query, ids, offsets = corpus(n_docs)
+
+    def pack():
+        packed = _core.pack(query, ids, offsets, BERT, max_length=512, max_tokens_per_doc=4096, max_batch_tokens=1024, pad_id=0)
+        return [packed.batch(i)[3] for i in range(len(packed))]  # as the engine: one batch's inputs alive at a time
+
+    rows = np.concatenate(benchmark(pack))
+    assert sorted(rows.tolist()) == list(range(n_docs))  # ~200-token documents: one window each
+    benchmark.extra_info["n_docs"] = n_docs
+
+
+@pytest.mark.parametrize("n_docs", [100, 1000])
+def test_finalize(benchmark, n_docs):
+    query, ids, offsets = corpus(n_docs)
+    packed = _core.pack(query, ids, offsets, BERT, max_length=512, max_tokens_per_doc=4096, max_batch_tokens=1024, pad_id=0)
+    row_maps = [packed.batch(i)[3] for i in range(len(packed))]
+    rng = np.random.default_rng(1)
+    logits = [rng.standard_normal((len(rows), 1)).astype(np.float32) for rows in row_maps]
+    idx, scores = benchmark(_core.finalize, logits, row_maps, n_docs, "auto", n_docs)
+    assert sorted(idx.tolist()) == list(range(n_docs)) and np.all(np.diff(scores) <= 0)
+    benchmark.extra_info["n_docs"] = n_docs
