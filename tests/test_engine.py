@@ -81,6 +81,21 @@ def test_cuda_request_fails_clearly_without_cuda(tiny_models):
     assert Reranker(tiny_models["bert-1"], device="auto").device == "cpu"
 
 
+
+def test_cuda_provider_listed_but_not_attached_fails_clearly(tiny_models, monkeypatch):
+    """onnxruntime-gpu without the CUDA/cuDNN libraries lists the provider, then runs on the
+    CPU: asking for CUDA must still fail, and "auto" must say it ended up on the CPU."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(DeviceNotAvailableError, match="did not attach"):
+        Reranker(tiny_models["bert-1"], device="cuda")
+    rr = Reranker(tiny_models["bert-1"], device="auto")
+    assert rr.device == "cpu"
+    assert rr.rerank(texts.QUERIES[0], texts.DOCUMENTS[:3]).results
+
 def test_session_reads_the_graph(tiny_models):
     bert, xlmr = Reranker(tiny_models["bert-1"]), Reranker(tiny_models["xlmr"])
     assert bert._session.has_token_type_ids and not xlmr._session.has_token_type_ids

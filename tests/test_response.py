@@ -7,18 +7,10 @@ import uuid
 
 import pytest
 
-from texts import SUPPORT_EMAILS
+from texts import CAPITAL_DOCS, SUPPORT_EMAILS
 
 from fastrerank import Reranker, RerankResponse
 from fastrerank.types import search_units
-
-CAPITAL_DOCS = [
-    "Carson City is the capital city of the American state of Nevada.",
-    "The Commonwealth of the Northern Mariana Islands is a group of islands in the Pacific Ocean. Its capital is Saipan.",
-    "Capitalization or capitalisation in English grammar is the use of a capital letter at the start of a word.",
-    "Washington, D.C. (also known as simply Washington or D.C., and officially as the District of Columbia) is the capital of the United States.",
-    "Capital punishment has existed in the United States since beforethe United States was a country.",
-]
 
 
 @pytest.fixture(scope="module")

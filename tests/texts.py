@@ -75,7 +75,7 @@ def short_documents(n: int, words: int = 31) -> list[str]:
     return [" ".join(pool[s : s + words]) for s in starts]
 
 
-# Cohere's support-emails example (structured documents, ranked on Title and Content), as the
-# example script runs it
+# Cohere's documentation examples (the capital-of-the-US documents; the support emails,
+# structured and ranked on Title and Content), as the example script runs them
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from cohere_examples import SUPPORT_EMAILS  # noqa: E402
+from cohere_examples import CAPITAL_DOCS, SUPPORT_EMAILS  # noqa: E402

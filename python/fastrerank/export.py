@@ -21,7 +21,7 @@ import numpy as np
 from fastrerank import probes
 from fastrerank.progress import Progress
 
-__all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input_names"]
+__all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input_names", "sha256_file"]
 
 OPSET = 17
 FP32_TOLERANCE = 1e-4
@@ -266,7 +266,8 @@ def measure(out: Path, precision: str, reference: list[np.ndarray], pairs_by_que
     }
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -331,7 +332,7 @@ def export(
         manifest["probe"] = {p: measure(out, p, reference, pairs) for p in wanted}
         progress.step("writing the manifest")
         manifest["files"] = {
-            FILE_OF[p]: {"precision": p, "bytes": (out / FILE_OF[p]).stat().st_size, "sha256": _sha256(out / FILE_OF[p])} for p in wanted
+            FILE_OF[p]: {"precision": p, "bytes": (out / FILE_OF[p]).stat().st_size, "sha256": sha256_file(out / FILE_OF[p])} for p in wanted
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     fp32 = manifest["probe"]["fp32"]
