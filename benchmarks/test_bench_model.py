@@ -28,7 +28,7 @@ def reranker(minilm) -> Reranker:
 
 @pytest.fixture(scope="module")
 def latency_docs() -> list[str]:
-    return texts.short_documents(20, words=75)  # ~100 tokens each
+    return texts.short_documents(20, words=26)  # ~100 MiniLM tokens each
 
 
 def test_session_run(benchmark, reranker):

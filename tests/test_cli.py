@@ -54,3 +54,15 @@ def test_help_works_without_onnxruntime():
     code = "import sys; sys.modules['onnxruntime'] = None; from fastrerank.cli import main; main(['--help'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and "rerank" in out.stdout
+
+
+def test_missing_extra_is_one_line_naming_it(tmp_path):
+    """`fastrerank export` where torch is not installed: the extra to install, not a traceback."""
+    code = (
+        "import sys; sys.modules['torch'] = None; from fastrerank.cli import main; "
+        f"sys.exit(main(['export', {str(tmp_path)!r}, {str(tmp_path / 'out')!r}]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "fastrerank[export]" in lines[0] and "torch" in lines[0]

@@ -75,6 +75,9 @@ def test_bad_input_names_the_argument(rr, kwargs, error, needle):
         (dict(max_length="512"), TypeError, "max_length"),
         (dict(max_batch_tokens=0), ValueError, "max_batch_tokens"),
         (dict(max_batch_tokens=2.5), TypeError, "max_batch_tokens"),
+        (dict(token_cache_bytes=-1), ValueError, "token_cache_bytes"),
+        (dict(token_cache_bytes="64MB"), TypeError, "token_cache_bytes"),
+        (dict(batch_overhead=1.5), TypeError, "batch_overhead"),
         (dict(normalize="softmax"), ValueError, "two logits"),
     ],
 )

@@ -15,6 +15,7 @@ onnxruntime.
 
 from __future__ import annotations
 
+from fastrerank.hub import ModelNotAvailableError
 from fastrerank.reranker import Reranker
 from fastrerank.session import DeviceNotAvailableError
 from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult
@@ -26,6 +27,7 @@ __all__ = [
     "BilledUnits",
     "DeviceNotAvailableError",
     "Meta",
+    "ModelNotAvailableError",
     "RerankResponse",
     "RerankResult",
     "Reranker",

@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A missing optional dependency, as the extra that brings it.
+EXTRA_OF = {
+    "torch": "export",
+    "transformers": "export",
+    "onnx": "export",
+    "huggingface_hub": "hub",
+    "msgspec": "server",
+    "uvicorn": "server",
+    "matplotlib": "bench",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     parser = build_parser()
@@ -130,6 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (CommandError, ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
         print(f"fastrerank: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").split(".")[0]
+        if missing not in EXTRA_OF:
+            raise
+        print(f"fastrerank: error: this command needs {missing}: pip install 'fastrerank[{EXTRA_OF[missing]}]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -24,8 +24,10 @@ class TokenCache:
     ``max_text_chars`` are never cached: they are rare and would evict many short ones."""
 
     def __init__(self, max_bytes: int = 64 << 20, max_text_chars: int = 100_000) -> None:
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"token cache size must be a non-negative int (bytes), got {max_bytes!r}")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+            raise TypeError(f"token_cache_bytes must be an int (bytes; 0 turns the cache off), got {type(max_bytes).__name__}")
+        if max_bytes < 0:
+            raise ValueError(f"token_cache_bytes must be at least 0 (0 turns the cache off), got {max_bytes}")
         self.max_bytes = max_bytes
         self.max_text_chars = max_text_chars
         self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
