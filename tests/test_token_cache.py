@@ -57,8 +57,10 @@ def test_disabled_and_oversized():
     small = TokenCache(1 << 20, max_text_chars=3)
     small.encode_ragged(["long text"], fake_encoder(calls))
     assert len(small) == 0
-    with pytest.raises(ValueError, match="token cache"):
+    with pytest.raises(ValueError, match="token_cache_bytes"):
         TokenCache(-1)
+    with pytest.raises(TypeError, match="token_cache_bytes"):
+        TokenCache(1.5)  # type: ignore[arg-type]
 
 
 def test_reranker_with_and_without_cache_agree(tiny_models):
