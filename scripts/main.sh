@@ -6,7 +6,7 @@
 #   3. reranks the Cohere documentation examples with it and prints the parity table against
 #      transformers / sentence-transformers;
 #   4. runs the peer comparison (fastrerank bench --compare): bench-results.md, .json, .png.
-# About 35 minutes on 2 cores; QUICK=1 runs a small version in about 8. Uses the active
+# About 40 minutes on 2 cores; QUICK=1 runs a small version (50 pairs) in about 6-10. Uses the active
 # virtualenv, or makes ./.venv (and ./.venv-peers for the peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
