@@ -58,6 +58,10 @@ std::vector<BatchSpan> cut_batches(std::span<const int32_t> lengths, int64_t bud
     if (budget < 1) {
         throw std::invalid_argument("max_batch_tokens must be at least 1, got " + std::to_string(budget));
     }
+    if (overhead > kMaxBatchOverhead) {  // keeps the summed costs far from int64 overflow
+        throw std::invalid_argument("batch_overhead must be at most " + std::to_string(kMaxBatchOverhead) +
+                                    ", got " + std::to_string(overhead));
+    }
     for (size_t i = 1; i < lengths.size(); ++i) {
         if (lengths[i] > lengths[i - 1] || lengths[i] < 0) {
             throw std::invalid_argument("row lengths must be non-negative and sorted longest first (row " +

@@ -464,7 +464,7 @@ void splice_fallbacks(Encoded& enc, const Ragged& fallback_ids, std::span<const 
     ids.reserve(enc.ids.size() + static_cast<size_t>(fb_tokens));
     if (enc.with_spans) spans.reserve(2 * ids.capacity());
     const int64_t n_texts = static_cast<int64_t>(enc.offsets.size()) - 1;
-    const int64_t span_base = n_fb == 0 ? 0 : fallback_ids.offsets[0];
+    const int64_t span_base = fallback_ids.offsets[0];
     auto copy_own = [&](int64_t from, int64_t to) {
         ids.insert(ids.end(), enc.ids.begin() + from, enc.ids.begin() + to);
         if (enc.with_spans) spans.insert(spans.end(), enc.spans.begin() + 2 * from, enc.spans.begin() + 2 * to);

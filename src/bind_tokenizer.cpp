@@ -111,11 +111,11 @@ Finished finish(WordPieceBatch& b, const std::vector<std::vector<int32_t>>& fall
             }
         }
     }
+    b.finished = true;  // before the GIL goes: a second finish() on this batch must not start
     {
         nb::gil_scoped_release release;
         splice_fallbacks(b.enc, Ragged{flat, starts}, spans);
     }
-    b.finished = true;
     b.fallback_tokens = static_cast<int64_t>(flat.size());
     std::optional<Out2D<int64_t>> out_spans;
     if (b.enc.with_spans) out_spans = to_numpy(std::move(b.enc.spans), 2);
@@ -138,7 +138,7 @@ void register_tokenizer(nb::module_& m) {
                 const auto v = entries(vocab, "vocab");
                 const auto a = entries(added, "added token");
                 WordPieceOptions opt{clean_text, lowercase, continuing_subword_prefix, max_input_chars_per_word};
-                nb::gil_scoped_release release;
+                // The GIL stays held: the entries view the dicts' key strings (once per model).
                 new (t) WordPieceTokenizer(v, unk_token, a, std::move(opt));
             },
             nb::arg("vocab"), nb::arg("unk_token"), nb::arg("added_tokens"), nb::kw_only(),

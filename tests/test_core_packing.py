@@ -150,6 +150,13 @@ def test_cut_batches_matches_reference(lengths, budget, overhead):
         assert length == (lengths[start] if lengths else 0)
 
 
+def test_cut_batches_refuses_an_overhead_that_could_overflow():
+    lengths = np.array([512] * 10, dtype=np.int32)
+    assert len(_core.cut_batches(lengths, 1024, 1 << 31)) == 5
+    with pytest.raises(ValueError, match="batch_overhead"):
+        _core.cut_batches(lengths, 1024, (1 << 31) + 1)
+
+
 def test_least_cost_cut_is_optimal_and_never_worse_than_greedy():
     rng = np.random.default_rng(3)
     for _ in range(50):

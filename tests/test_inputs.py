@@ -78,6 +78,7 @@ def test_bad_input_names_the_argument(rr, kwargs, error, needle):
         (dict(token_cache_bytes=-1), ValueError, "token_cache_bytes"),
         (dict(token_cache_bytes="64MB"), TypeError, "token_cache_bytes"),
         (dict(batch_overhead=1.5), TypeError, "batch_overhead"),
+        (dict(batch_overhead=2**40), ValueError, "batch_overhead"),
         (dict(normalize="softmax"), ValueError, "two logits"),
     ],
 )

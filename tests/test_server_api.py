@@ -233,6 +233,7 @@ BAD = [
     ("/v2/rerank", {"query": "q", "documents": ["a"], "relevant_spans": {"mode": "enabled"}}, 422, "relevant_spans"),
     ("/v1/rerank", {"query": "q", "documents": [{"title": "a"}]}, 422, "without a 'text' field"),
     ("/v1/rerank", {"query": "q", "documents": [{"a": 1}], "rank_fields": ["b"]}, 422, "rank_fields names ['b']"),
+    ("/v1/rerank", {"query": "q", "documents": [{"a": "x"}], "rank_fields": []}, 400, "rank_fields is empty"),
     ("/v1/rerank", {"query": "q", "documents": [{"text": 5}]}, 400, "documents[0]['text'] must be a str"),
     ("/v1/rerank", {"query": "q", "documents": ["a"], "max_chunks_per_doc": 0}, 400, "max_chunks_per_doc"),
     ("/v1/rerank", {"query": "q", "documents": ["a"], "return_documents": "yes"}, 400, "$.return_documents"),

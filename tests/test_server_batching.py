@@ -155,6 +155,25 @@ def test_cancel_takes_waiting_pairs_out():
     assert asyncio.run(main()) == [[(1, 4)]]
 
 
+def test_close_answers_the_batch_still_on_the_engine_without_waiting_for_it():
+    async def main():
+        e = Recorder(delay=1.0)
+        b = Batcher(e, step_tokens=36)
+        b.start()
+        running, waiting = b.submit(job(e, 1, 4)), b.submit(job(e, 2, 4))
+        await asyncio.sleep(0.05)  # job 1's batch is on the engine, job 2 is queued
+        start = time.monotonic()
+        await b.close(timeout=0.05)
+        assert time.monotonic() - start < 0.5  # did not wait out the engine's second
+        for f in (running, waiting):
+            with pytest.raises(HTTPError) as e503:
+                await f
+            assert e503.value.status == 503 and "shut down" in e503.value.message
+        assert b.active == 0
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("model", ["bert-1", "xlmr"])
 def test_admission_counts_windows_and_tokens_like_the_core(tiny_models, model):
     rr = Reranker(tiny_models[model])

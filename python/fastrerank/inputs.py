@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_max_tokens_per_doc", "check_query", "check_top_n", "document_texts", "returned_document"]
+__all__ = ["check_max_tokens_per_doc", "check_query", "check_rank_fields", "check_top_n", "document_texts", "returned_document"]
 
 
 def _is_int(value: Any) -> bool:
@@ -46,7 +46,8 @@ def check_max_tokens_per_doc(max_tokens_per_doc: Any) -> int:
     return int(max_tokens_per_doc)
 
 
-def _check_rank_fields(rank_fields: Any) -> list[str] | None:
+def check_rank_fields(rank_fields: Any) -> list[str] | None:
+    """``rank_fields`` as a list of field names (None stays None); TypeError/ValueError naming it."""
     if rank_fields is None:
         return None
     if isinstance(rank_fields, (str, bytes)) or not isinstance(rank_fields, Sequence):
@@ -99,7 +100,7 @@ def document_texts(documents: Any, rank_fields: Any = None) -> list[str]:
         raise TypeError(f"documents must be a list of strings, got a single {type(documents).__name__}; wrap it: [text]")
     if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
         raise TypeError(f"documents must be a list of strings (or of dicts, with rank_fields), got {_kind(documents)}")
-    fields = _check_rank_fields(rank_fields)
+    fields = check_rank_fields(rank_fields)
     if all(type(d) is str for d in documents):  # the common case, checked at C speed
         return list(documents)
     texts: list[str] = []

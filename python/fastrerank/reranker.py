@@ -27,6 +27,7 @@ DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 # token costs as much as a real one and a call little, so batches pad only where lengths are
 # close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
 DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
+MAX_BATCH_OVERHEAD = 1 << 31  # the core's kMaxBatchOverhead
 # Characters tokenized per call of the tokenizer (bounds its transient memory, ~0.1 GB).
 ENCODE_CHUNK_CHARS = 1 << 20
 
@@ -125,6 +126,8 @@ class Reranker:
             batch_overhead = DEFAULT_BATCH_OVERHEAD[self.device]
         elif isinstance(batch_overhead, bool) or not isinstance(batch_overhead, int):
             raise TypeError(f"batch_overhead must be an int or None, got {type(batch_overhead).__name__}")
+        elif batch_overhead > MAX_BATCH_OVERHEAD:
+            raise ValueError(f"batch_overhead must be at most {MAX_BATCH_OVERHEAD} (padded tokens per model call), got {batch_overhead}")
         self.batch_overhead: int = batch_overhead
         if normalize == "softmax" and self._session.num_logits == 1:
             raise ValueError("normalize='softmax' needs a model with two logits (negative, positive); this one gives one: use 'sigmoid' or 'none'")

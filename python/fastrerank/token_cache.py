@@ -62,31 +62,38 @@ class TokenCache:
             for t, ids in zip(texts, found):
                 if ids is not None:
                     touch(t)
-        missing = [i for i, ids in enumerate(found) if ids is None]
-        self.hits += len(texts) - len(missing)
-        self.misses += len(missing)
+            missing = [i for i, ids in enumerate(found) if ids is None]
+            self.hits += len(texts) - len(missing)
+            self.misses += len(missing)
         if missing:
-            flat, offsets = encode([texts[i] for i in missing])
-            fresh = [flat[offsets[k] : offsets[k + 1]].copy() for k in range(len(missing))]
-            for i, ids in zip(missing, fresh):
-                found[i] = ids
-            self._store([texts[i] for i in missing], fresh)
+            missed = [texts[i] for i in missing]
+            flat, offsets = encode(missed)
+            bounds = offsets.tolist()
+            self._store(missed, flat, bounds)
+            if len(missing) == len(texts):  # nothing was cached: the encoder's arrays are the answer
+                return flat.astype(np.int32, copy=False), offsets
+            for k, i in enumerate(missing):
+                found[i] = flat[bounds[k] : bounds[k + 1]]
         lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))  # type: ignore[arg-type]
         offsets_out = np.zeros(len(found) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets_out[1:])
         flat_out = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)  # type: ignore[arg-type]
         return flat_out.astype(np.int32, copy=False), offsets_out
 
-    def _store(self, texts: list[str], ids: list[np.ndarray]) -> None:
+    def _store(self, texts: list[str], flat: np.ndarray, bounds: list[int]) -> None:
+        """Caches text k's ids ``flat[bounds[k]:bounds[k + 1]]`` (a copy: the batch's array
+        must not stay alive for one entry) unless the text is too long or the entry too big."""
+        fresh = [
+            (t, flat[bounds[k] : bounds[k + 1]].copy())
+            for k, t in enumerate(texts)
+            if len(t) <= self.max_text_chars and len(t) + 4 * (bounds[k + 1] - bounds[k]) <= self.max_bytes
+        ]
         with self._lock:
-            for t, x in zip(texts, ids):
-                if len(t) > self.max_text_chars or t in self._entries:
-                    continue
-                size = len(t) + 4 * len(x)
-                if size > self.max_bytes:
+            for t, x in fresh:
+                if t in self._entries:
                     continue
                 self._entries[t] = x
-                self._bytes += size
+                self._bytes += len(t) + 4 * len(x)
             while self._bytes > self.max_bytes:
                 t, x = self._entries.popitem(last=False)
                 self._bytes -= len(t) + 4 * len(x)

@@ -214,7 +214,8 @@ def run(options: Options) -> dict[str, Any]:
         results["int8_top10_overlap_vs_fp32"] = _top10_overlap(scores["fastrerank int8"], base)
     lengths, padded, real = _row_lengths(options.model, workload)
     results["rows"] = {"count": int(len(lengths)), "mean_length": float(lengths.mean()), "real_tokens": real, "padded_tokens": padded, "padding_waste": 1 - real / padded}
-    flops = float(sum(systems.FLOPS(int(n)) for n in lengths))
+    shape = systems.encoder_shape(options.model)
+    flops = float(sum(systems.FLOPS(int(n), **shape) for n in lengths))
     for name, sysres in results["systems"].items():
         if "seconds" in sysres and name != "host pipeline (null graph)":
             sysres["useful_gflops"] = flops / sysres["seconds"] / 1e9

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from fastrerank.server.errors import HTTPError
 from fastrerank.server.limits import check_body_size, check_request_size
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.openapi import openapi
-from fastrerank.types import search_units
+from fastrerank.types import new_id, search_units
 
 __all__ = ["App"]
 
@@ -80,6 +79,7 @@ def _values(query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens
         n = inputs.check_top_n(_integer(top_n))
         max_tokens = inputs.check_max_tokens_per_doc(DEFAULT_MAX_TOKENS_PER_DOC if max_tokens is None else _integer(max_tokens))
         priority = _check_priority(priority)
+        inputs.check_rank_fields(rank_fields)  # a bad rank_fields value is a 400, not a 422
         try:
             texts = inputs.document_texts(documents, rank_fields)
         except ValueError as e:
@@ -446,7 +446,7 @@ class App:
         job = await self._score(_Work(query, texts, priority, max_tokens), arrival, receive)
         indices, scores = _core.top_n(job.scores, n)
         results = [schemas.V2Result(i, s) for i, s in zip(indices.tolist(), scores.tolist())]
-        return schemas.V2RerankResponse(results, str(uuid.uuid4()), _meta("2", job))
+        return schemas.V2RerankResponse(results, new_id(), _meta("2", job))
 
     async def _answer_v1(self, r: schemas.V1RerankRequest, arrival: float, receive: Receive) -> schemas.V1RerankResponse:
         query, texts, n, max_tokens, priority = self._checked(r, r.documents, r.rank_fields)
@@ -462,7 +462,7 @@ class App:
             schemas.V1Result(i, s, inputs.returned_document(docs[i]) if give else None) for i, s in zip(indices.tolist(), scores.tolist())
         ]
         usage = schemas.Usage(total_tokens=job.prep.tokens)
-        return schemas.V1RerankResponse(str(uuid.uuid4()), results, _meta("1", job), r.model or self.config.model_name, usage)
+        return schemas.V1RerankResponse(new_id(), results, _meta("1", job), r.model or self.config.model_name, usage)
 
     async def _answer_tei(self, r: schemas.TEIRerankRequest, arrival: float, receive: Receive) -> list[schemas.TEIResult]:
         query, texts, _, max_tokens, _ = self._checked(r, r.texts, what="texts")

@@ -223,7 +223,7 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        self._engine_thread.shutdown(wait=True)
+        self._engine_thread.shutdown(wait=False)  # a batch still in the engine must not block the event loop
 
     # ---- the batching task -------------------------------------------------------------------
 
@@ -240,6 +240,10 @@ class Batcher:
                 continue
             try:
                 seconds, tokens = await loop.run_in_executor(self._engine_thread, self._score, step)
+            except asyncio.CancelledError:  # close() gave up waiting: answer this batch's requests too
+                for job, _, _ in step:
+                    self.cancel(job, HTTPError(503, "the server shut down before this request was served"))
+                raise
             except Exception as e:  # an engine failure answers this batch's requests, not the server
                 error = HTTPError(500, f"the engine failed on this request: {type(e).__name__}: {e}")
                 for job, _, _ in step:
