@@ -53,12 +53,17 @@ def test_a_window_can_beat_the_first(tiny_models):
     """The document's score is the max over its windows, not the first window's."""
     rr = Reranker(tiny_models["bert-1"])
     ref = Reference(tiny_models["bert-1"])
-    query = texts.QUERIES[1]
-    windows = ref.windows(query, texts.LONG_DOCUMENT, rr.max_length)
-    scores = [ref._run(ids, types, "auto") for ids, types in windows]
-    assert max(scores) > scores[0] + 1e-3  # otherwise this test proves nothing
-    got = rr.rerank(query, [texts.LONG_DOCUMENT]).results[0].relevance_score
-    assert abs(got - max(scores)) <= TOLERANCE
+    # The tiny model's vocabulary is trained at build time (ties ordered differently from build
+    # to build): look for a pair whose best window is not its first, rather than fixing one.
+    for query in texts.QUERIES:
+        for start in (0, 300, 700):
+            doc = texts.LONG_DOCUMENT[start:]
+            scores = [ref._run(ids, types, "auto") for ids, types in ref.windows(query, doc, rr.max_length)]
+            if max(scores) > scores[0] + 1e-3:
+                got = rr.rerank(query, [doc]).results[0].relevance_score
+                assert abs(got - max(scores)) <= TOLERANCE
+                return
+    pytest.fail("no query/document pair here has a later window beating the first: this test proves nothing")
 
 
 @pytest.mark.parametrize("normalize", ["sigmoid", "none"])
