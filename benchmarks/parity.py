@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "models")]
 
 import minilm_test_model  # noqa: E402
-import texts  # noqa: E402
 import tiny_models  # noqa: E402
-from hf_reference import Reference  # noqa: E402
 
 from fastrerank import Reranker  # noqa: E402
+
+import texts  # noqa: E402
+from hf_reference import Reference  # noqa: E402
 
 
 def scores_by_index(resp, n):
@@ -63,7 +64,10 @@ def main() -> None:
         same &= order_agrees(got, want)
         n += len(texts.DOCUMENTS)
     ref = Reference(path)
-    long_diff = abs(rr.rerank(texts.QUERIES[0], [texts.LONG_DOCUMENT]).results[0].relevance_score - ref.score(texts.QUERIES[0], texts.LONG_DOCUMENT, rr.max_length))
+    long_diff = abs(
+        rr.rerank(texts.QUERIES[0], [texts.LONG_DOCUMENT]).results[0].relevance_score
+        - ref.score(texts.QUERIES[0], texts.LONG_DOCUMENT, rr.max_length)
+    )
     rows.append(("MiniLM-L6 (real size)", "sentence-transformers CrossEncoder", n, max(diffs), same))
     rows.append(("MiniLM-L6, long document", "transformers, windows one by one", 1, long_diff, True))
 

@@ -107,9 +107,7 @@ class Pool:
     def __init__(self, url: str, route: str, max_idle: float = 3.0) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.head = (
-            f"POST {route} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\nContent-Length: ".encode()
-        )
+        self.head = f"POST {route} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\nContent-Length: ".encode()
         self.idle: list[tuple[float, Connection]] = []
         self.max_idle = max_idle
 

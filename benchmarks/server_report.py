@@ -1,6 +1,6 @@
 """Medians of benchmarks/server_matrix.sh's JSON lines, as the markdown table in docs/server.md.
 
-    python benchmarks/server_report.py benchmarks/results/server.jsonl
+python benchmarks/server_report.py benchmarks/results/server.jsonl
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main(path: str) -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, rs in runs.items():
 
-        def med(key: str) -> str:
+        def med(key: str, rs: list = rs) -> str:
             values = [r[key] for r in rs if r.get(key) is not None]
             return f"{statistics.median(values):.2f}" if key == "req_per_s" else f"{statistics.median(values):.0f}" if values else "-"
 

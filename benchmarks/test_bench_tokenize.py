@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-import texts
 from fastrerank import Reranker, tokenization
+
+import texts
 
 
 @pytest.fixture(scope="module")
@@ -108,4 +109,3 @@ def test_reranker_encode(benchmark, null_model, benchmark_disabled):
     benchmark(encode)
     seconds = benchmark.stats.stats.median if benchmark.stats else None
     benchmark.extra_info.update(threads=rr.tokenizer.threads, docs_per_s=n / seconds if seconds else None)
-

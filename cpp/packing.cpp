@@ -25,40 +25,30 @@ int64_t* put_ids(int64_t* dst, const int32_t* src, int64_t n) {
     return std::copy(src, src + n, dst);
 }
 
+void check_limits(std::span<const DocLimits> limits, int64_t nq) {
+    if (limits.size() != 1 && static_cast<int64_t>(limits.size()) != nq) {
+        throw std::invalid_argument("document limits: got " + std::to_string(limits.size()) +
+                                    " for " + std::to_string(nq) +
+                                    " queries; give one per query, or one for all");
+    }
+    for (const DocLimits& l : limits) {
+        if (l.max_tokens < 1) {
+            throw std::invalid_argument("max_tokens_per_doc must be at least 1, got " +
+                                        std::to_string(l.max_tokens));
+        }
+        if (l.max_windows < 1) {
+            throw std::invalid_argument("max_windows_per_doc must be at least 1, got " +
+                                        std::to_string(l.max_windows));
+        }
+    }
+}
+
 }  // namespace
 
 void PairTemplate::validate() const {
     check_types(prefix, prefix_types, "prefix");
     check_types(middle, middle_types, "middle");
     check_types(suffix, suffix_types, "suffix");
-}
-
-void Ragged::validate(const char* what) const {
-    if (offsets.empty()) {
-        throw std::invalid_argument(std::string(what) +
-                                    ": offsets need n + 1 entries, starting with 0; got none");
-    }
-    if (offsets[0] < 0) {
-        throw std::invalid_argument(std::string(what) + ": offsets[0] is negative (" +
-                                    std::to_string(offsets[0]) + ")");
-    }
-    for (size_t i = 1; i < offsets.size(); ++i) {
-        if (offsets[i] < offsets[i - 1]) {
-            throw std::invalid_argument(std::string(what) + ": offsets are out of order at " +
-                                        std::to_string(i) + " (" +
-                                        std::to_string(offsets[i - 1]) + " then " +
-                                        std::to_string(offsets[i]) + ")");
-        }
-    }
-    const auto end = static_cast<uint64_t>(offsets.back());
-    if (end > values.size()) {
-        throw std::invalid_argument(std::string(what) + ": offsets end at " +
-                                    std::to_string(end) + ", past the " +
-                                    std::to_string(values.size()) + " token ids given");
-    }
-    if (offsets.size() - 1 > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-        throw std::invalid_argument(std::string(what) + ": more than 2^31 - 1 entries");
-    }
 }
 
 int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length) {
@@ -72,26 +62,21 @@ int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length) {
     return content / 2;
 }
 
-PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
-                   const PairTemplate& tpl, const PackOptions& opt) {
+DocumentsPlan plan_documents(std::span<const int64_t> query_offsets,
+                             std::span<const int64_t> doc_offsets,
+                             std::span<const int32_t> doc_query, const PairTemplate& tpl,
+                             int64_t max_length, std::span<const DocLimits> limits) {
     tpl.validate();
-    queries.validate("queries");
-    docs.validate("documents");
-    if (opt.max_length > std::numeric_limits<int32_t>::max()) {
-        throw std::invalid_argument("max_length " + std::to_string(opt.max_length) +
+    validate_offsets(query_offsets, -1, "queries");
+    validate_offsets(doc_offsets, -1, "documents");
+    if (max_length > std::numeric_limits<int32_t>::max()) {
+        throw std::invalid_argument("max_length " + std::to_string(max_length) +
                                     " is larger than 2^31 - 1");
     }
-    const int64_t q_limit = query_token_limit(tpl, opt.max_length);
-    if (opt.max_tokens_per_doc < 1) {
-        throw std::invalid_argument("max_tokens_per_doc must be at least 1, got " +
-                                    std::to_string(opt.max_tokens_per_doc));
-    }
-    if (opt.max_batch_tokens < 1) {
-        throw std::invalid_argument("max_batch_tokens must be at least 1, got " +
-                                    std::to_string(opt.max_batch_tokens));
-    }
-    const int64_t nq = queries.size();
-    const int64_t nd = docs.size();
+    const int64_t q_limit = query_token_limit(tpl, max_length);
+    const auto nq = static_cast<int64_t>(query_offsets.size()) - 1;
+    const auto nd = static_cast<int64_t>(doc_offsets.size()) - 1;
+    check_limits(limits, nq);
     if (!doc_query.empty() && static_cast<int64_t>(doc_query.size()) != nd) {
         throw std::invalid_argument("doc_query has " + std::to_string(doc_query.size()) +
                                     " entries for " + std::to_string(nd) + " documents");
@@ -107,35 +92,71 @@ PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const in
         }
     }
 
-    PackPlan plan;
+    DocumentsPlan plan;
     plan.query_tokens.resize(static_cast<size_t>(nq));
     for (int64_t q = 0; q < nq; ++q) {
-        plan.query_tokens[q] = static_cast<int32_t>(std::min(queries.length(q), q_limit));
+        const int64_t length = query_offsets[q + 1] - query_offsets[q];
+        plan.query_tokens[q] = static_cast<int32_t>(std::min(length, q_limit));
     }
-
     const int64_t special = tpl.special_tokens();
-    const int64_t content = opt.max_length - special;
-    plan.windows_per_doc.resize(static_cast<size_t>(nd));
-    std::vector<Row> rows;
-    rows.reserve(static_cast<size_t>(nd));
+    const int64_t content = max_length - special;
+    plan.docs.resize(static_cast<size_t>(nd));
     for (int64_t d = 0; d < nd; ++d) {
         const int32_t q = doc_query.empty() ? 0 : doc_query[d];
+        const DocLimits& limit = limits[limits.size() == 1 ? 0 : q];
         const int64_t qt = plan.query_tokens[q];
-        const int64_t window = content - qt;  // >= 1 by query_token_limit
-        const int64_t kept = std::min(docs.length(d), opt.max_tokens_per_doc);
-        const int64_t n_windows = kept == 0 ? 1 : (kept + window - 1) / window;
-        if (n_windows > std::numeric_limits<int32_t>::max()) {
+        const int64_t length = doc_offsets[d + 1] - doc_offsets[d];
+        DocPlan& p = plan.docs[d];
+        p.window = content - qt;  // >= 1 by query_token_limit
+        p.kept = std::min(length, limit.max_tokens);
+        int64_t windows = p.kept == 0 ? 1 : (p.kept + p.window - 1) / p.window;
+        if (windows > limit.max_windows) {
+            windows = limit.max_windows;
+            p.kept = windows * p.window;  // fewer than before: no overflow
+        }
+        if (windows > std::numeric_limits<int32_t>::max()) {
             throw std::invalid_argument("document " + std::to_string(d) +
                                         " needs more than 2^31 - 1 windows");
         }
-        plan.windows_per_doc[d] = static_cast<int32_t>(n_windows);
-        for (int64_t w = 0; w < n_windows; ++w) {
+        p.first = limit.keep_end ? length - p.kept : 0;
+        p.windows = static_cast<int32_t>(windows);
+        p.first_row_length = static_cast<int32_t>(special + qt + std::min(p.kept, p.window));
+        p.tokens = windows * (special + qt) + p.kept;
+    }
+    return plan;
+}
+
+PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
+                   const PairTemplate& tpl, const PackOptions& opt,
+                   std::span<const DocLimits> limits) {
+    queries.validate("queries");
+    docs.validate("documents");
+    if (opt.max_batch_tokens < 1) {
+        throw std::invalid_argument("max_batch_tokens must be at least 1, got " +
+                                    std::to_string(opt.max_batch_tokens));
+    }
+    const DocumentsPlan documents =
+        plan_documents(queries.offsets, docs.offsets, doc_query, tpl, opt.max_length, limits);
+
+    PackPlan plan;
+    plan.query_tokens = documents.query_tokens;
+    const int64_t special = tpl.special_tokens();
+    plan.windows_per_doc.resize(documents.docs.size());
+    size_t n_rows = 0;
+    for (const DocPlan& p : documents.docs) n_rows += static_cast<size_t>(p.windows);
+    std::vector<Row> rows;
+    rows.reserve(n_rows);
+    for (size_t d = 0; d < documents.docs.size(); ++d) {
+        const DocPlan& p = documents.docs[d];
+        const int32_t q = doc_query.empty() ? 0 : doc_query[d];
+        plan.windows_per_doc[d] = p.windows;
+        for (int64_t w = 0; w < p.windows; ++w) {
             Row r;
             r.doc = static_cast<int32_t>(d);
             r.query = q;
-            r.start = w * window;
-            r.part = static_cast<int32_t>(std::min(window, kept - r.start));
-            r.length = static_cast<int32_t>(special + qt + r.part);
+            r.start = p.first + w * p.window;
+            r.part = static_cast<int32_t>(std::min(p.window, p.kept - w * p.window));
+            r.length = static_cast<int32_t>(special + plan.query_tokens[q] + r.part);
             rows.push_back(r);
         }
     }
@@ -196,25 +217,6 @@ void fill_batch(const PackPlan& plan, int64_t b, const Ragged& queries, const Ra
             std::fill(t, out.token_type_ids + (i + 1) * L, 0);
         }
     }
-}
-
-Packed pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
-            const PairTemplate& tpl, const PackOptions& opt) {
-    Packed packed;
-    packed.plan = plan_pack(queries, docs, doc_query, tpl, opt);
-    const auto total = static_cast<size_t>(packed.plan.padded_tokens);
-    packed.input_ids.resize(total);
-    packed.attention_mask.resize(total);
-    packed.token_type_ids.resize(total);
-    int64_t offset = 0;
-    for (size_t b = 0; b < packed.plan.batches.size(); ++b) {
-        const BatchSpan& batch = packed.plan.batches[b];
-        const BatchOut out{packed.input_ids.data() + offset, packed.attention_mask.data() + offset,
-                           packed.token_type_ids.data() + offset};
-        fill_batch(packed.plan, static_cast<int64_t>(b), queries, docs, tpl, opt, out);
-        offset += batch.rows * batch.length;
-    }
-    return packed;
 }
 
 }  // namespace fastrerank

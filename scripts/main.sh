@@ -11,12 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${VIRTUAL_ENV:-}" ]; then
-  python3 -m venv .venv
-  . .venv/bin/activate
-fi
-python -m pip install -q --upgrade pip
-python -m pip install -q "torch==2.13.0"   # the CPU build (a bare `torch` pulls CUDA)
+. scripts/venv.sh
 python -m pip install -q ".[export,bench]" sentence-transformers pytest
 
 ort=$(python -c "import onnxruntime; print(onnxruntime.__version__)")

@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${VIRTUAL_ENV:-}" ]; then
-  python3 -m venv .venv
-  . .venv/bin/activate
-fi
-python -m pip install -q --upgrade pip
-# The CPU build of PyTorch (tests export models with it); a bare `torch` would pull CUDA.
-python -m pip install -q "torch==2.13.0"
+. scripts/venv.sh
 python -m pip install -q ".[test]" cmake ninja
 
 cmake -S . -B build/sanitize -G Ninja -DFASTRERANK_TESTS=ON -DFASTRERANK_SANITIZE=ON \

@@ -39,7 +39,9 @@ def main(versions: list[str]) -> int:
     failed = []
     for version in versions:
         with tempfile.TemporaryDirectory() as target:
-            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", target, f"tokenizers=={version}"], check=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", target, f"tokenizers=={version}"], check=True
+            )
             code = subprocess.call(
                 [sys.executable, "-c", CHILD, str(ROOT / "tests" / "test_wordpiece.py"), installed],
                 env={**os.environ, "PYTHONPATH": target},

@@ -1,15 +1,17 @@
-// Python face of cpp/packing: PairTemplate, pack() and the Packed plan whose batches are
-// materialised one at a time.
+// Python face of cpp/packing: PairTemplate, plan_documents(), and pack() with the PackPlan
+// whose batches are materialised one at a time.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "bindings.hpp"
 #include "fastrerank/packing.hpp"
@@ -17,13 +19,48 @@
 namespace fastrerank::bindings {
 namespace {
 
+using PerQuery = std::variant<int64_t, In1D<int64_t>>;
+using PerQueryFlag = std::variant<bool, In1D<bool>>;
+
+template <class T, class A>
+T at(const std::variant<T, A>& v, size_t i) {
+    if (const T* scalar = std::get_if<T>(&v)) return *scalar;
+    const A& array = std::get<A>(v);
+    return array.data()[array.shape(0) == 1 ? 0 : i];
+}
+
+template <class T, class A>
+size_t entries(const std::variant<T, A>& v) {
+    return std::holds_alternative<T>(v) ? 1 : std::get<A>(v).shape(0);
+}
+
+// The document limits of every query (one entry when all share them). An array must have one
+// entry per query (or one for all).
+std::vector<DocLimits> limits_of(const PerQuery& max_tokens, const PerQuery& max_windows,
+                                 const PerQueryFlag& keep_end, size_t n_queries) {
+    size_t n = 1;
+    for (size_t e : {entries(max_tokens), entries(max_windows), entries(keep_end)}) {
+        if (e != 1 && e != n_queries) {
+            throw std::invalid_argument("a per-query document limit has " + std::to_string(e) +
+                                        " entries for " + std::to_string(n_queries) +
+                                        " queries; give one per query, or one for all");
+        }
+        n = std::max(n, e);
+    }
+    std::vector<DocLimits> limits(n);
+    for (size_t i = 0; i < n; ++i) {
+        limits[i] = DocLimits{at(max_tokens, i), at(max_windows, i), at(keep_end, i)};
+    }
+    return limits;
+}
+
 // A plan plus the arrays it reads: holding the ndarrays keeps their memory alive for as long
 // as batches can still be filled from it.
 class PackedInputs {
 public:
     PackedInputs(In1D<int32_t> query_ids, In1D<int64_t> query_offsets, In1D<int32_t> doc_ids,
                  In1D<int64_t> doc_offsets, In1D<int32_t> doc_query, PairTemplate tpl,
-                 PackOptions opt, bool token_type_ids)
+                 PackOptions opt, std::vector<DocLimits> limits, bool token_type_ids)
         : query_ids_(std::move(query_ids)),
           query_offsets_(std::move(query_offsets)),
           doc_ids_(std::move(doc_ids)),
@@ -31,10 +68,11 @@ public:
           doc_query_(std::move(doc_query)),
           tpl_(std::move(tpl)),
           opt_(opt),
+          limits_(std::move(limits)),
           token_type_ids_(token_type_ids) {}
 
     void plan() {
-        plan_ = plan_pack(queries(), docs(), view(doc_query_), tpl_, opt_);
+        plan_ = plan_pack(queries(), docs(), view(doc_query_), tpl_, opt_, limits_);
     }
 
     const PackPlan& get() const { return plan_; }
@@ -55,11 +93,12 @@ private:
     In1D<int32_t> doc_query_;
     PairTemplate tpl_;
     PackOptions opt_;
+    std::vector<DocLimits> limits_;
     bool token_type_ids_;
     PackPlan plan_;
 };
 
-// A view of `n` elements at `data`, memory that lives inside `self` (a Packed), keeping
+// A view of `n` elements at `data`, memory that lives inside `self` (a PackPlan), keeping
 // `self` alive.
 template <class T>
 using ReadOnly1D = nb::ndarray<nb::numpy, const T, nb::ndim<1>>;
@@ -154,9 +193,12 @@ void register_packing(nb::module_& m) {
           "The most query tokens a row keeps: half (rounded down) of what the window leaves\n"
           "beside the template's special tokens. Longer queries are cut to this.");
 
-    nb::class_<PackedInputs>(m, "Packed",
+    m.attr("NO_LIMIT") = kNoLimit;
+    m.attr("MAX_BATCH_OVERHEAD") = kMaxBatchOverhead;
+
+    nb::class_<PackedInputs>(m, "PackPlan",
                              "The packing plan of one call: rows sorted longest first and cut\n"
-                             "into token-budget batches. Index it to materialise a batch.")
+                             "into token-budget batches. batch(i) materialises batch i.")
         .def("__len__", [](const PackedInputs& p) { return p.get().batches.size(); })
         .def("batch", &batch, nb::arg("index"),
              "Batch `index` as (input_ids, attention_mask, token_type_ids or None, row_docs):\n"
@@ -194,10 +236,11 @@ void register_packing(nb::module_& m) {
     m.def(
         "pack",
         [](In1D<int32_t> query_ids, In1D<int32_t> doc_ids, In1D<int64_t> doc_offsets,
-           const PairTemplate& tpl, int64_t max_length, int64_t max_tokens_per_doc,
+           const PairTemplate& tpl, int64_t max_length, const PerQuery& max_tokens_per_doc,
            int64_t max_batch_tokens, int64_t pad_id, bool token_type_ids,
            std::optional<In1D<int64_t>> query_offsets, std::optional<In1D<int32_t>> doc_query,
-           int64_t batch_overhead) {
+           int64_t batch_overhead, const PerQuery& max_windows_per_doc,
+           const PerQueryFlag& keep_end) {
             if (!query_offsets) {
                 auto* single = new std::vector<int64_t>{0, static_cast<int64_t>(query_ids.shape(0))};
                 nb::capsule owner(single, [](void* p) noexcept {
@@ -205,12 +248,14 @@ void register_packing(nb::module_& m) {
                 });
                 query_offsets = In1D<int64_t>(single->data(), {single->size()}, owner);
             }
+            const size_t n_queries = query_offsets->shape(0) == 0 ? 0 : query_offsets->shape(0) - 1;
+            auto limits = limits_of(max_tokens_per_doc, max_windows_per_doc, keep_end, n_queries);
             In1D<int32_t> no_query_map(nullptr, {0}, nb::handle());
             auto inputs = std::make_unique<PackedInputs>(
                 std::move(query_ids), std::move(*query_offsets), std::move(doc_ids),
                 std::move(doc_offsets), doc_query ? std::move(*doc_query) : no_query_map, tpl,
-                PackOptions{max_length, max_tokens_per_doc, max_batch_tokens, pad_id, batch_overhead},
-                token_type_ids);
+                PackOptions{max_length, max_batch_tokens, pad_id, batch_overhead},
+                std::move(limits), token_type_ids);
             {
                 nb::gil_scoped_release release;
                 inputs->plan();
@@ -221,19 +266,59 @@ void register_packing(nb::module_& m) {
         nb::kw_only(), nb::arg("max_length"), nb::arg("max_tokens_per_doc"),
         nb::arg("max_batch_tokens"), nb::arg("pad_id"), nb::arg("token_type_ids") = true,
         nb::arg("query_offsets") = nb::none(), nb::arg("doc_query") = nb::none(),
-        nb::arg("batch_overhead") = -1, nb::rv_policy::take_ownership,
-        "Plans the rows and batches for a query and its documents (token ids without special\n"
-        "tokens; documents ragged: doc_ids flat, doc_offsets n_docs + 1 entries).\n\n"
-        "Several queries at once: query_ids flat with query_offsets, and doc_query giving each\n"
-        "document's query index.\n\n"
-        "Rules: a document keeps its first max_tokens_per_doc tokens; a query keeps at most\n"
-        "query_token_limit(template, max_length) tokens (half of what the window leaves beside\n"
-        "the special tokens); the document is cut into consecutive non-overlapping windows that\n"
-        "fill the rest of the window, the query repeated in each (an empty document is one\n"
-        "window); rows are sorted longest first and cut into batches of at most\n"
+        nb::arg("batch_overhead") = -1, nb::arg("max_windows_per_doc") = kNoLimit,
+        nb::arg("keep_end") = false, nb::rv_policy::take_ownership,
+        "Plans the rows and batches for queries and their documents (token ids without special\n"
+        "tokens, ragged: ids flat, offsets n + 1 entries; one query without query_offsets).\n"
+        "doc_query gives each document's query index (None: all query 0).\n\n"
+        "Rules (plan_documents): a query keeps at most query_token_limit(template, max_length)\n"
+        "tokens; a document keeps its first max_tokens_per_doc tokens (its last with keep_end),\n"
+        "cut into consecutive non-overlapping windows that fill the rest of the window, the query\n"
+        "repeated in each (an empty document is one window), at most max_windows_per_doc of\n"
+        "them. max_tokens_per_doc, max_windows_per_doc and keep_end are one value, or an array\n"
+        "with one per query. Rows are sorted longest first and cut into batches of at most\n"
         "max_batch_tokens padded tokens (a longer row is a batch alone) as cut_batches() does\n"
         "with batch_overhead; each batch is padded to its own longest row. Raises ValueError on\n"
         "inconsistent arguments.");
+
+    m.def(
+        "plan_documents",
+        [](In1D<int64_t> query_offsets, In1D<int64_t> doc_offsets, const PairTemplate& tpl,
+           int64_t max_length, const PerQuery& max_tokens_per_doc, const PerQuery& max_windows_per_doc,
+           const PerQueryFlag& keep_end, std::optional<In1D<int32_t>> doc_query) {
+            const size_t n_queries = query_offsets.shape(0) == 0 ? 0 : query_offsets.shape(0) - 1;
+            const auto limits = limits_of(max_tokens_per_doc, max_windows_per_doc, keep_end, n_queries);
+            DocumentsPlan plan;
+            {
+                nb::gil_scoped_release release;
+                plan = plan_documents(view(query_offsets), view(doc_offsets),
+                                      doc_query ? view(*doc_query) : std::span<const int32_t>(),
+                                      tpl, max_length, limits);
+            }
+            const size_t n = plan.docs.size();
+            std::vector<int64_t> first(n), kept(n), tokens(n);
+            std::vector<int32_t> windows(n), first_row_length(n);
+            for (size_t d = 0; d < n; ++d) {
+                const DocPlan& p = plan.docs[d];
+                first[d] = p.first;
+                kept[d] = p.kept;
+                windows[d] = p.windows;
+                first_row_length[d] = p.first_row_length;
+                tokens[d] = p.tokens;
+            }
+            return std::make_tuple(to_numpy(std::move(plan.query_tokens)), to_numpy(std::move(first)),
+                                   to_numpy(std::move(kept)), to_numpy(std::move(windows)),
+                                   to_numpy(std::move(first_row_length)), to_numpy(std::move(tokens)));
+        },
+        nb::arg("query_offsets"), nb::arg("doc_offsets"), nb::arg("template"), nb::kw_only(),
+        nb::arg("max_length"), nb::arg("max_tokens_per_doc"),
+        nb::arg("max_windows_per_doc") = kNoLimit, nb::arg("keep_end") = false,
+        nb::arg("doc_query") = nb::none(),
+        "What every document becomes under pack()'s rules, from the lengths alone (no rows are\n"
+        "built): (query_tokens int32 [n_queries], first int64, kept int64, windows int32,\n"
+        "first_row_length int32, tokens int64), the last five [n_docs]: the first document token\n"
+        "kept, how many are kept, the rows (windows), the longest row's length, and all rows'\n"
+        "tokens with special and query tokens. Same arguments and errors as pack().");
 
     m.def(
         "cut_batches",

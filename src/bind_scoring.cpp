@@ -74,23 +74,6 @@ void register_scoring(nb::module_& m) {
         nb::arg("scores"), nb::arg("top_n"),
         "(indices int64, scores float32) of the top_n highest scores, highest first, ties\n"
         "broken by the lower index, NaN last; top_n < 0 or beyond the list means all.");
-
-    m.def(
-        "finalize",
-        [](const std::vector<Logits>& logits, const std::vector<In1D<int32_t>>& row_docs,
-           int64_t n_docs, const std::string& normalize, int64_t n) {
-            Ranking r;
-            {
-                nb::gil_scoped_release release;
-                const auto scores =
-                    scatter_max(as_batches(logits, row_docs), n_docs, parse_normalize(normalize));
-                r = top_n(scores, n);
-            }
-            return std::make_tuple(to_numpy(std::move(r.index)), to_numpy(std::move(r.score)));
-        },
-        nb::arg("logits"), nb::arg("row_docs"), nb::arg("n_docs"), nb::arg("normalize") = "auto",
-        nb::arg("top_n") = -1,
-        "scatter_max() then top_n() in one call: (indices int64, scores float32), highest first.");
 }
 
 }  // namespace fastrerank::bindings

@@ -27,8 +27,9 @@ def _key(*files: Path) -> str:
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, Path]:
     """Tiny random cross-encoders: bert-1 (1 logit), bert-2 (2 logits), xlmr (1 logit, 64-token window)."""
-    import fastrerank.export
     import tiny_models as builders
+
+    import fastrerank.export
 
     root = CACHE / f"tiny-{_key(Path(builders.__file__), Path(fastrerank.export.__file__))}"
     names = ("bert-1", "bert-2", "xlmr")

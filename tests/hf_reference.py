@@ -1,7 +1,8 @@
 """The reference scores: the transformers model on torch, one pair at a time.
 
 Windows come from `tokenizers` itself (Encoding.truncate with its overflowing parts, then the
-tokenizer's own post-processor), so nothing here shares code with fastrerank.
+tokenizer's own post-processor), sized by the plain statement of the rule in reference.py, so
+nothing here shares code with fastrerank.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
+
+import reference
 
 
 class Reference:
@@ -41,10 +44,10 @@ class Reference:
 
     def windows(self, query: str, doc: str, max_length: int, max_tokens_per_doc: int = 4096) -> list[tuple[list[int], list[int]]]:
         q = self.tok.encode(query, add_special_tokens=False)
-        q.truncate((max_length - self.specials) // 2)
+        q.truncate(reference.query_limit(self.specials, max_length))
         d = self.tok.encode(doc, add_special_tokens=False)
         d.truncate(max_tokens_per_doc)
-        window = max_length - self.specials - len(q.ids)
+        window = reference.doc_window(self.specials, max_length, len(q.ids))
         if len(d.ids) > window:
             d.truncate(window)  # replaces `overflowing` with the windows after the first
             parts = [d, *d.overflowing]

@@ -37,8 +37,27 @@ class RefBatch:
     row_docs: list[int]
 
 
-def query_limit(t: Template, max_length: int) -> int:
-    return (max_length - t.special) // 2
+def query_limit(special: int, max_length: int) -> int:
+    """The most tokens a query keeps: half of what the window leaves beside the special tokens."""
+    return (max_length - special) // 2
+
+
+def doc_window(special: int, max_length: int, query_tokens: int) -> int:
+    """Document tokens per row beside a query that kept ``query_tokens`` tokens."""
+    return max_length - special - query_tokens
+
+
+def kept_part(doc: list[int], window: int, max_tokens: int, max_windows: int | None, keep_end: bool) -> list[int]:
+    """What a document keeps: its first (last, with keep_end) max_tokens tokens, and no more
+    than max_windows windows of them."""
+    n = min(len(doc), max_tokens)
+    if max_windows is not None:
+        n = min(n, max_windows * window)
+    return doc[len(doc) - n :] if keep_end else doc[:n]
+
+
+def per_query(value, n: int) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value] * n
 
 
 def pack(
@@ -47,31 +66,32 @@ def pack(
     doc_query: list[int] | None,
     t: Template,
     max_length: int,
-    max_tokens_per_doc: int,
+    max_tokens_per_doc: int | list[int],
     max_batch_tokens: int,
     pad_id: int,
     batch_overhead: int = -1,
+    max_windows_per_doc: int | None | list[int | None] = None,
+    keep_end: bool | list[bool] = False,
 ) -> tuple[list[RefBatch], list[int]]:
-    """Rows: truncate, window, sort longest first, cut by budget, pad to each batch's longest."""
+    """Rows: truncate, window, sort longest first, cut by budget, pad to each batch's longest.
+    The document limits are one value, or a list with one per query."""
     doc_query = doc_query if doc_query is not None else [0] * len(docs)
-    kept_queries = [q[: query_limit(t, max_length)] for q in queries]
+    kept_queries = [q[: query_limit(t.special, max_length)] for q in queries]
+    max_tokens = per_query(max_tokens_per_doc, len(queries))
+    max_windows = per_query(max_windows_per_doc, len(queries))
+    ends = per_query(keep_end, len(queries))
     rows = []  # (length, order, doc, ids, types)
     windows = []
     for d, doc in enumerate(docs):
-        q = kept_queries[doc_query[d]]
-        window = max_length - t.special - len(q)
-        kept = doc[:max_tokens_per_doc]
+        qi = doc_query[d]
+        q = kept_queries[qi]
+        window = doc_window(t.special, max_length, len(q))
+        kept = kept_part(doc, window, max_tokens[qi], max_windows[qi], ends[qi])
         parts = [kept[i : i + window] for i in range(0, len(kept), window)] or [[]]
         windows.append(len(parts))
         for part in parts:
             ids = t.prefix + q + t.middle + part + t.suffix
-            types = (
-                t.prefix_types
-                + [t.query_type] * len(q)
-                + t.middle_types
-                + [t.doc_type] * len(part)
-                + t.suffix_types
-            )
+            types = t.prefix_types + [t.query_type] * len(q) + t.middle_types + [t.doc_type] * len(part) + t.suffix_types
             rows.append((len(ids), len(rows), d, ids, types))
     rows.sort(key=lambda r: (-r[0], r[1]))
 

@@ -61,7 +61,7 @@ def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> 
 
 def shared_batches(m: dict[str, float]) -> float:
     """Engine batches that held pairs of more than one request."""
-    return m["fastrerank_batch_requests_count"] - m['fastrerank_batch_requests_bucket{le="1"}']
+    return m["fastrerank_step_requests_count"] - m['fastrerank_step_requests_bucket{le="1"}']
 
 
 def assert_same_ranking(got: list[dict[str, Any]], want: list[dict[str, Any]], score: str = "relevance_score", tol: float = 1e-5) -> None:
@@ -75,4 +75,7 @@ def assert_same_ranking(got: list[dict[str, Any]], want: list[dict[str, Any]], s
         assert g["index"] == w["index"] or abs(want_score[g["index"]] - w["relevance_score"]) <= tol, (got, want)
 
 
-WORDS = re.findall(r"\w+", "the quick brown fox jumps over a lazy dog while capital cities of many countries host parliaments museums rivers and old bridges")
+WORDS = re.findall(
+    r"\w+",
+    "the quick brown fox jumps over a lazy dog while capital cities of many countries host parliaments museums rivers and old bridges",
+)

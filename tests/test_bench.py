@@ -3,9 +3,10 @@ real comparison is `fastrerank bench --compare` on the MiniLM-L6 test model)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
-from fastrerank.bench import compare, corpus
+from fastrerank.bench import corpus
 from fastrerank.bench.null_model import build as build_null
 from fastrerank.cli import main
 
@@ -27,12 +28,36 @@ def test_null_graph_scores_zero(tiny_models, tmp_path):
 def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
     out = tmp_path / "report"
     systems = "fastrerank fp32,fastrerank int8,onnxruntime loop,host pipeline (null graph),ceiling,flashrank"
-    args = ["bench", "--model", str(tiny_models["bert-1"]), "--queries", "2", "--docs", "12", "--rounds", "2", "--no-sweep", "--memory-calls", "210", "--workdir", str(tmp_path / "wd"), "--out", str(out), "--systems", systems]
+    args = [
+        "bench",
+        "--model",
+        str(tiny_models["bert-1"]),
+        "--queries",
+        "2",
+        "--docs",
+        "12",
+        "--rounds",
+        "2",
+        "--no-sweep",
+        "--memory-calls",
+        "210",
+        "--workdir",
+        str(tmp_path / "wd"),
+        "--out",
+        str(out),
+        "--systems",
+        systems,
+    ]
     assert main(args) == 0
     results = json.loads(out.with_suffix(".json").read_text())
     assert results["systems"]["fastrerank fp32"]["pairs_per_s"] > 0
     assert results["systems"]["onnxruntime loop"]["max_abs_diff_vs_fastrerank_fp32"] < 1e-4  # same model, same pairs
-    assert "error" in results["systems"]["flashrank"] or "pairs_per_s" in results["systems"]["flashrank"]
+    # FlashRank lives in the peers' virtualenv (--peer-python): here it is reported as not loading
+    flashrank = results["systems"]["flashrank"]
+    if importlib.util.find_spec("flashrank") is None:
+        assert "pairs_per_s" not in flashrank and "flashrank" in flashrank["error"]
+    else:
+        assert flashrank["pairs_per_s"] > 0
     assert results["ceiling"]["best_budget"] in (256, 512, 1024, 2048, 4096)
     assert 0 <= results["rows"]["padding_waste"] < 1
     assert results["host"]["cpu_batching"]["warm_pairs_per_s"] > 0 and results["host"]["gpu_batching"]["cold_pairs_per_s"] > 0

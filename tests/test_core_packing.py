@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference as ref
 from fastrerank import _core
+
+import reference as ref
 
 
 def core_template(t: ref.Template) -> _core.PairTemplate:
-    return _core.PairTemplate(
-        prefix=t.prefix,
-        prefix_types=t.prefix_types,
-        query_type=t.query_type,
-        middle=t.middle,
-        middle_types=t.middle_types,
-        doc_type=t.doc_type,
-        suffix=t.suffix,
-        suffix_types=t.suffix_types,
-    )
+    return _core.PairTemplate(**dataclasses.asdict(t))
 
 
 def ragged(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +25,16 @@ def ragged(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
-def run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, pad_id, types=True, overhead=-1):
+def per_query(value, dtype):
+    """A per-query list as the array the core takes; a scalar as it is."""
+    if isinstance(value, list):
+        return np.array([_core.NO_LIMIT if v is None else v for v in value], dtype=dtype)
+    return _core.NO_LIMIT if value is None else value
+
+
+def run_core(
+    queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, pad_id, types=True, overhead=-1, max_windows=None, keep_end=False
+):
     q_flat, q_off = ragged(queries)
     d_flat, d_off = ragged(docs)
     return _core.pack(
@@ -40,17 +43,19 @@ def run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget
         d_off,
         core_template(t),
         max_length=max_length,
-        max_tokens_per_doc=max_tokens_per_doc,
+        max_tokens_per_doc=per_query(max_tokens_per_doc, np.int64),
         max_batch_tokens=budget,
         pad_id=pad_id,
         token_type_ids=types,
         query_offsets=q_off,
         doc_query=None if doc_query is None else np.asarray(doc_query, dtype=np.int32),
         batch_overhead=overhead,
+        max_windows_per_doc=per_query(max_windows, np.int64),
+        keep_end=np.array(keep_end, dtype=np.bool_) if isinstance(keep_end, list) else keep_end,
     )
 
 
-def assert_same(packed: _core.Packed, expected: list[ref.RefBatch], windows: list[int], types=True):
+def assert_same(packed: _core.PackPlan, expected: list[ref.RefBatch], windows: list[int], types=True):
     assert len(packed) == len(expected)
     assert packed.windows_per_doc.tolist() == windows
     assert packed.n_rows == sum(windows)
@@ -112,25 +117,85 @@ def test_pack_matches_reference(t, query, docs, extra, max_tokens_per_doc, budge
     packed = run_core([query], docs, None, t, max_length, max_tokens_per_doc, budget, pad_id, types)
     expected, windows = ref.pack([query], docs, None, t, max_length, max_tokens_per_doc, budget, pad_id)
     assert_same(packed, expected, windows, types)
-    assert packed.query_tokens.tolist() == [min(len(query), ref.query_limit(t, max_length))]
+    assert packed.query_tokens.tolist() == [min(len(query), ref.query_limit(t.special, max_length))]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@st.composite
+def multi_query_cases(draw):
+    """(template, queries, documents, each document's query, max_length)."""
+    t = draw(templates())
+    queries = draw(st.lists(st.lists(ids, max_size=30), min_size=1, max_size=4))
+    docs = draw(doc_lists())
+    doc_query = draw(st.lists(st.integers(0, len(queries) - 1), min_size=len(docs), max_size=len(docs)))
+    return t, queries, docs, doc_query, t.special + draw(st.integers(2, 100))
+
+
+@st.composite
+def doc_limits(draw, n_queries):
+    """(max_tokens_per_doc, max_windows_per_doc, keep_end): one value each for all queries, or
+    a list with one per query."""
+    value = {"tokens": st.integers(1, 400), "windows": st.one_of(st.none(), st.integers(1, 4)), "keep_end": st.booleans()}
+    if draw(st.booleans()):
+        return tuple(draw(v) for v in value.values())
+    return tuple(draw(st.lists(v, min_size=n_queries, max_size=n_queries)) for v in value.values())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=multi_query_cases(), data=st.data(), budget=st.integers(1, 2000))
+def test_pack_many_queries_with_their_own_limits_matches_reference(case, data, budget):
+    """Several queries, each with its document limits: max_tokens_per_doc, Cohere v1's
+    max_chunks_per_doc (a window cap) and TEI's truncate / truncation_direction (the kept
+    tokens from the start or the end)."""
+    t, queries, docs, doc_query, max_length = case
+    tokens, windows, keep_end = data.draw(doc_limits(len(queries)))
+    packed = run_core(queries, docs, doc_query, t, max_length, tokens, budget, 0, max_windows=windows, keep_end=keep_end)
+    expected, want_windows = ref.pack(
+        queries, docs, doc_query, t, max_length, tokens, budget, 0, max_windows_per_doc=windows, keep_end=keep_end
+    )
+    assert_same(packed, expected, want_windows)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
-    t=templates(),
-    queries=st.lists(st.lists(ids, max_size=30), min_size=1, max_size=4),
-    docs=doc_lists(),
-    data=st.data(),
-    extra=st.integers(2, 100),
-    max_tokens_per_doc=st.integers(1, 300),
-    budget=st.integers(1, 2000),
+    case=multi_query_cases(),
+    max_tokens_per_doc=st.integers(1, 400),
+    max_windows=st.one_of(st.none(), st.integers(1, 4)),
+    keep_end=st.booleans(),
 )
-def test_pack_many_queries_matches_reference(t, queries, docs, data, extra, max_tokens_per_doc, budget):
-    doc_query = data.draw(st.lists(st.integers(0, len(queries) - 1), min_size=len(docs), max_size=len(docs)))
-    max_length = t.special + extra
-    packed = run_core(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, 0)
-    expected, windows = ref.pack(queries, docs, doc_query, t, max_length, max_tokens_per_doc, budget, 0)
-    assert_same(packed, expected, windows)
+def test_plan_documents_matches_the_rows_pack_builds(case, max_tokens_per_doc, max_windows, keep_end):
+    """The per-document plan (no rows built) is what packing does: every document's windows,
+    first kept token, kept tokens, longest row and tokens, from the reference's rows."""
+    t, queries, docs, doc_query, max_length = case
+    _, q_off = ragged(queries)
+    _, d_off = ragged(docs)
+    query_tokens, first, kept, windows, first_row, tokens = _core.plan_documents(
+        q_off,
+        d_off,
+        core_template(t),
+        max_length=max_length,
+        max_tokens_per_doc=max_tokens_per_doc,
+        max_windows_per_doc=_core.NO_LIMIT if max_windows is None else max_windows,
+        keep_end=keep_end,
+        doc_query=np.asarray(doc_query, dtype=np.int32),
+    )
+    limit = ref.query_limit(t.special, max_length)
+    assert query_tokens.tolist() == [min(len(q), limit) for q in queries]
+    for d, doc in enumerate(docs):
+        q = min(len(queries[doc_query[d]]), limit)
+        window = ref.doc_window(t.special, max_length, q)
+        part = ref.kept_part(doc, window, max_tokens_per_doc, max_windows, keep_end)
+        rows = [len(part[i : i + window]) for i in range(0, len(part), window)] or [0]
+        assert (kept[d], windows[d]) == (len(part), len(rows))
+        assert first[d] == (len(doc) - len(part) if keep_end else 0)
+        assert first_row[d] == t.special + q + rows[0]
+        assert tokens[d] == sum(t.special + q + r for r in rows)
+
+
+def test_per_query_limits_need_one_value_per_query():
+    with pytest.raises(ValueError, match="one per query"):
+        run_core([[5], [6]], [[1, 2]], [0], ref.BERT, 16, [4, 4, 4], 100, 0)
+    with pytest.raises(ValueError, match="max_windows_per_doc must be at least 1"):
+        run_core([[5]], [[1, 2]], None, ref.BERT, 16, 10, 100, 0, max_windows=0)
 
 
 @settings(max_examples=300, deadline=None)
@@ -162,7 +227,7 @@ def test_least_cost_cut_is_optimal_and_never_worse_than_greedy():
     for _ in range(50):
         lengths = sorted(rng.integers(1, 512, size=int(rng.integers(1, 60))).tolist(), reverse=True)
         for overhead in (0, 8, 64):
-            cost = lambda spans: sum(overhead + rows * length for rows, length, _ in spans)  # noqa: E731
+            cost = lambda spans, overhead=overhead: sum(overhead + rows * length for rows, length, _ in spans)  # noqa: E731
             least = _core.cut_batches(np.array(lengths, np.int32), 1024, overhead)
             greedy = _core.cut_batches(np.array(lengths, np.int32), 1024, -1)
             assert cost(least) <= cost(greedy)
@@ -264,7 +329,9 @@ def test_bad_arguments_raise_value_error(overrides, message):
 
 def test_template_type_mismatch_raises():
     with pytest.raises(ValueError, match="suffix has 1 token ids but 0 type ids"):
-        _core.PairTemplate(prefix=[1], prefix_types=[0], query_type=0, middle=[2], middle_types=[0], doc_type=1, suffix=[2], suffix_types=[])
+        _core.PairTemplate(
+            prefix=[1], prefix_types=[0], query_type=0, middle=[2], middle_types=[0], doc_type=1, suffix=[2], suffix_types=[]
+        )
 
 
 def test_batch_index_out_of_range():
@@ -275,7 +342,7 @@ def test_batch_index_out_of_range():
 
 
 def test_query_token_limit_rule():
-    assert _core.query_token_limit(core_template(ref.BERT), 512) == (512 - 3) // 2
-    assert _core.query_token_limit(core_template(ref.XLMR), 512) == (512 - 4) // 2
+    assert _core.query_token_limit(core_template(ref.BERT), 512) == ref.query_limit(3, 512) == 254
+    assert _core.query_token_limit(core_template(ref.XLMR), 512) == ref.query_limit(4, 512) == 254
     with pytest.raises(ValueError):
         _core.query_token_limit(core_template(ref.BERT), 4)

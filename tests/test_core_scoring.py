@@ -1,4 +1,4 @@
-"""fastrerank._core scoring (scatter_max, top_n, finalize) against the plain-Python reference."""
+"""fastrerank._core scoring (scatter_max, top_n) against the plain-Python reference."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
 from fastrerank import _core
+
+import reference as ref
 
 finite = st.floats(min_value=-60, max_value=60, allow_nan=False, width=32)
 
@@ -49,7 +50,7 @@ def test_scatter_and_rank_match_reference(case, how, data):
     np.testing.assert_allclose(scores, np.array(expected), rtol=1e-6, atol=1e-7)
 
     n = data.draw(st.integers(1, n_docs + 5))
-    idx, top = _core.finalize([b[0] for b in batches], [b[1] for b in batches], n_docs, how, n)
+    idx, top = _core.top_n(scores, n)
     assert idx.tolist() == ref.top_n(scores.tolist(), n)
     assert top.tolist() == scores[idx].tolist()
 
@@ -81,7 +82,7 @@ def test_sigmoid_and_softmax_values():
 def test_max_over_windows_then_rank():
     logits = np.array([[-1.0], [4.0], [0.0], [1.0]], dtype=np.float32)
     rows = np.array([0, 0, 1, 1], dtype=np.int32)
-    idx, top = _core.finalize([logits], [rows], 2, "none", -1)
+    idx, top = _core.top_n(_core.scatter_max([logits], [rows], 2, "none"), -1)
     assert idx.tolist() == [0, 1]
     assert top.tolist() == [4.0, 1.0]
 
@@ -101,7 +102,7 @@ def test_max_over_windows_then_rank():
 )
 def test_bad_arguments_raise_value_error(logits, rows, n_docs, how, message):
     with pytest.raises(ValueError, match=message):
-        _core.finalize(logits, rows, n_docs, how, -1)
+        _core.scatter_max(logits, rows, n_docs, how)
 
 
 def test_nan_window_is_ignored_unless_all_nan():

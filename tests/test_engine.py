@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from fastrerank import DeviceNotAvailableError, Reranker, _core, tokenization
+from fastrerank.engine import DocumentLimits
+
 import gil
 import texts
-from fastrerank import DeviceNotAvailableError, Reranker, _core, tokenization
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +36,15 @@ def test_one_reranker_shared_by_threads(rr):
 
 
 def test_core_releases_the_gil_while_filling_a_batch():
-    tpl = _core.PairTemplate(prefix=[1], prefix_types=[0], query_type=0, middle=[2], middle_types=[0], doc_type=1, suffix=[2], suffix_types=[1])
+    tpl = _core.PairTemplate(
+        prefix=[1], prefix_types=[0], query_type=0, middle=[2], middle_types=[0], doc_type=1, suffix=[2], suffix_types=[1]
+    )
     n_docs = 200_000  # one ~0.3 s batch
     ids = np.full(n_docs * 60, 7, dtype=np.int32)
     offsets = np.arange(0, n_docs * 60 + 1, 60, dtype=np.int64)
-    packed = _core.pack(np.array([5, 6], np.int32), ids, offsets, tpl, max_length=128, max_tokens_per_doc=4096, max_batch_tokens=1 << 40, pad_id=0)
+    packed = _core.pack(
+        np.array([5, 6], np.int32), ids, offsets, tpl, max_length=128, max_tokens_per_doc=4096, max_batch_tokens=1 << 40, pad_id=0
+    )
     took, longest_stall = gil.stall_during(lambda: packed.batch(0))
     assert took > 0.05, "the batch filled too fast to tell"
     assert longest_stall < 0.5 * took, f"main thread stalled {longest_stall:.3f}s of a {took:.3f}s fill"
@@ -81,7 +87,6 @@ def test_cuda_request_fails_clearly_without_cuda(tiny_models):
     assert Reranker(tiny_models["bert-1"], device="auto").device == "cpu"
 
 
-
 def test_cuda_provider_listed_but_not_attached_fails_clearly(tiny_models, monkeypatch):
     """onnxruntime-gpu without the CUDA/cuDNN libraries lists the provider, then runs on the
     CPU: asking for CUDA must still fail, and "auto" must say it ended up on the CPU."""
@@ -96,11 +101,12 @@ def test_cuda_provider_listed_but_not_attached_fails_clearly(tiny_models, monkey
     assert rr.device == "cpu"
     assert rr.rerank(texts.QUERIES[0], texts.DOCUMENTS[:3]).results
 
+
 def test_session_reads_the_graph(tiny_models):
     bert, xlmr = Reranker(tiny_models["bert-1"]), Reranker(tiny_models["xlmr"])
-    assert bert._session.has_token_type_ids and not xlmr._session.has_token_type_ids
-    assert bert._session.num_logits == 1
-    assert Reranker(tiny_models["bert-2"])._session.num_logits == 2
+    assert bert.has_token_type_ids and not xlmr.has_token_type_ids
+    assert bert.num_logits == 1
+    assert Reranker(tiny_models["bert-2"]).num_logits == 2
     assert xlmr.max_length == 64  # 66 positions, RoBERTa offset 2
     assert bert.max_length == 128
     assert Reranker(tiny_models["bert-1"], threads=1).threads == 1
@@ -126,18 +132,20 @@ def test_pair_template_from_every_post_processor(tmp_path):
 
     bert = _save_tokenizer(tmp_path, BertProcessing(("[SEP]", 3), ("[CLS]", 2)))
     t = tokenization.load(bert).pair_template
-    assert (t.prefix, t.middle, t.suffix, t.doc_type, t.suffix_types) == ((2,), (3,), (3,), 1, (1,))
+    assert (t.prefix, t.middle, t.suffix, t.doc_type, t.suffix_types) == ([2], [3], [3], 1, [1])
 
     roberta = _save_tokenizer(tmp_path, RobertaProcessing(("</s>", 5), ("<s>", 4)))
     t = tokenization.load(roberta).pair_template
-    assert (t.prefix, t.middle, t.suffix, t.doc_type) == ((4,), (5, 5), (5,), 0)
+    assert (t.prefix, t.middle, t.suffix, t.doc_type) == ([4], [5, 5], [5], 0)
 
-    custom = TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    custom = TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
     t = tokenization.load(_save_tokenizer(tmp_path, custom)).pair_template
-    assert (t.prefix, t.middle, t.middle_types, t.suffix, t.suffix_types) == ((2,), (3, 3), (0, 0), (3,), (1,))
+    assert (t.prefix, t.middle, t.middle_types, t.suffix, t.suffix_types) == ([2], [3, 3], [0, 0], [3], [1])
 
     seq = Sequence([ByteLevel(trim_offsets=False), BertProcessing(("[SEP]", 3), ("[CLS]", 2))])
-    assert tokenization.load(_save_tokenizer(tmp_path, seq)).pair_template.prefix == (2,)
+    assert tokenization.load(_save_tokenizer(tmp_path, seq)).pair_template.prefix == [2]
 
     with pytest.raises(ValueError, match="no post_processor"):
         tokenization.load(_save_tokenizer(tmp_path, None))
@@ -149,7 +157,14 @@ def test_pair_template_from_every_post_processor(tmp_path):
 def test_tokenizer_settings_in_the_file_are_switched_off(tmp_path, tiny_models):
     config = json.loads((tiny_models["bert-1"] / "tokenizer.json").read_text())
     config["truncation"] = {"direction": "Right", "max_length": 5, "strategy": "LongestFirst", "stride": 0}
-    config["padding"] = {"strategy": {"Fixed": 64}, "direction": "Right", "pad_to_multiple_of": None, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}
+    config["padding"] = {
+        "strategy": {"Fixed": 64},
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 0,
+        "pad_type_id": 0,
+        "pad_token": "[PAD]",
+    }
     (tmp_path / "tokenizer.json").write_text(json.dumps(config))
     tok = tokenization.load(tmp_path)
     ids = tok.encode_ids(["a much longer sentence than five tokens, surely"])[0]
@@ -187,17 +202,26 @@ def test_rerank_many_names_the_bad_request(rr):
 
 
 def test_score_encoded_is_the_pair_level_entry_point(rr):
-    q_ids, q_off = rr.encode(["first query", "second query"])
-    d_ids, d_off = rr.encode(["doc a", "doc b", texts.LONG_DOCUMENT])
-    scored = rr.score_encoded(q_ids, q_off, d_ids, d_off, np.array([0, 1, 1], np.int32))
-    assert scored.scores.shape == (3,) and scored.windows.shape == (3,)
-    assert scored.windows[2] > 1
-    alone = rr.rerank("second query", ["doc b"]).results[0].relevance_score
-    assert abs(float(scored.scores[1]) - alone) < 1e-5
-    raw = rr.score_encoded(q_ids, q_off, d_ids, d_off, np.array([0, 1, 1], np.int32), normalize="none")
-    np.testing.assert_allclose(1 / (1 + np.exp(-raw.scores)), scored.scores, atol=1e-6)
+    first = rr.encode_request("first query", ["doc a"])
+    second = rr.encode_request("second query", ["doc b", texts.LONG_DOCUMENT], DocumentLimits(max_windows_per_doc=2))
+    a, b = rr.score_encoded([first, second])
+    assert a.scores.shape == (1,) and b.scores.shape == (2,) and b.windows.tolist()[1] == 2
+    assert b.windows.tolist() == rr.plan(second).windows.tolist()
+    alone = rr.rerank("second query", ["doc b", texts.LONG_DOCUMENT], max_windows_per_doc=2)
+    assert np.allclose(sorted(b.scores.tolist(), reverse=True), [r.relevance_score for r in alone.results], atol=1e-5)
+    raw_a, raw_b = rr.score_encoded([first, second], normalize="none")
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw_b.scores)), b.scores, atol=1e-6)
+    assert rr.score_encoded([]) == []
     with pytest.raises(ValueError, match="normalize"):
-        rr.score_encoded(q_ids, q_off, d_ids, d_off, None, normalize="tanh")
+        rr.score_encoded([first], normalize="tanh")
+
+
+def test_a_document_subset_keeps_its_rules_and_ids(rr):
+    request = rr.encode_request("q", ["a b c", "", "d e"], DocumentLimits(2, truncation_side="Left"))
+    picked = request.subset(np.array([2, 0]))
+    assert picked.limits == DocumentLimits(2, None, "left")
+    ids, offsets = rr.encode(["d e", "a b c"])
+    assert np.array_equal(picked.doc_ids, ids) and np.array_equal(picked.doc_offsets, offsets)
 
 
 @pytest.mark.parametrize("model", ["bert-1", "bert-2", "minilm"])

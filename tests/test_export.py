@@ -44,8 +44,18 @@ def test_probe_agreement_is_measured(exported_bert):
     for p in ("int8", "fp16"):
         assert probe[p]["measured"], probe[p]
         assert 0 < probe[p]["max_abs_diff"] <= 1  # the tiny random model is very sensitive to int8
-        assert -1 <= probe[p]["spearman"] <= 1 and 0 <= probe[p]["top10_overlap"] <= 1
-    assert probe["fp16"]["max_abs_diff"] < 5e-2
+    # fp16 keeps the order; int8 on this tiny random model moves it, but stays well correlated
+    assert probe["fp16"]["max_abs_diff"] < 5e-2 and probe["fp16"]["spearman"] > 0.98 and probe["fp16"]["top10_overlap"] >= 0.9
+    assert probe["int8"]["spearman"] > 0.5 and probe["int8"]["top10_overlap"] > 0.5
+
+
+def test_agreement_measures():
+    a = np.array([0.9, 0.1, 0.5, 0.7, 0.3])
+    assert export.spearman(a, a) == pytest.approx(1.0) and export.spearman(a, -a) == pytest.approx(-1.0)
+    assert export.spearman(a, np.array([0.9, 0.3, 0.5, 0.7, 0.1])) == pytest.approx(0.9)  # two neighbours swapped
+    assert export.top_k_overlap(a, a, k=2) == 1.0
+    assert export.top_k_overlap(a, np.array([0.1, 0.9, 0.5, 0.7, 0.3]), k=2) == 0.5  # {0, 3} vs {1, 3}
+    assert export.top_k_overlap(np.zeros(3), np.zeros(3), k=10) == 1.0  # ties: lower index, k past the list
 
 
 def test_int8_keeps_embeddings_and_ffn_outputs_in_fp32(exported_bert):
@@ -67,7 +77,7 @@ def test_precisions_load_their_files(exported_bert):
     base = Reranker(out).rerank("capital", docs)
     for precision in ("int8", "fp16"):
         rr = Reranker(out, precision=precision)
-        assert rr._session.model_path.name == f"model_{precision}.onnx"
+        assert rr.model_file.name == f"model_{precision}.onnx"
         got = rr.rerank("capital", docs)
         a = np.array([r.relevance_score for r in sorted(base.results, key=lambda r: r.index)])
         b = np.array([r.relevance_score for r in sorted(got.results, key=lambda r: r.index)])

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import texts
 from fastrerank import Reranker
+
+import texts
 from hf_reference import Reference, assert_same_ranking
 
 TOLERANCE = 1e-4

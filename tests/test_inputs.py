@@ -51,6 +51,10 @@ GOOD_DOCS = ["a reranker orders documents", "bananas are yellow"]
         (dict(documents=[{"Title": "t"}], rank_fields=[]), ValueError, "rank_fields"),
         (dict(documents=[{"Title": "t"}], rank_fields=[1]), TypeError, r"rank_fields\[0\]"),
         (dict(return_documents="yes"), TypeError, "return_documents"),
+        (dict(max_windows_per_doc=0), ValueError, "max_windows_per_doc"),
+        (dict(max_windows_per_doc=1.0), TypeError, "max_windows_per_doc"),
+        (dict(truncation_side="middle"), ValueError, "truncation_side"),
+        (dict(truncation_side=None), TypeError, "truncation_side"),
     ],
 )
 def test_bad_input_names_the_argument(rr, kwargs, error, needle):
@@ -85,6 +89,35 @@ def test_bad_input_names_the_argument(rr, kwargs, error, needle):
 def test_bad_constructor_arguments(tiny_models, kwargs, error, needle):
     with pytest.raises(error, match=needle):
         Reranker(tiny_models["bert-1"], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(max_batch_tokens=0), dict(threads="2"), dict(batch_overhead=2**40), dict(normalize="x"), dict(precision="fp8")]
+)
+def test_options_are_checked_before_the_model_is_looked_for(tmp_path, kwargs):
+    with pytest.raises((TypeError, ValueError)):  # not FileNotFoundError: no model is looked for
+        Reranker(tmp_path / "no-such-model", **kwargs)
+
+
+def test_configuration_is_read_only(rr):
+    with pytest.raises(AttributeError):
+        rr.normalize = "softmax"  # would skip the one-logit check
+    with pytest.raises(AttributeError):
+        rr.max_batch_tokens = 7
+
+
+def test_huge_limits_mean_no_limit(rr):
+    whole = rr.rerank(GOOD_Q, GOOD_DOCS).results
+    assert rr.rerank(GOOD_Q, GOOD_DOCS, max_tokens_per_doc=2**80, max_windows_per_doc=2**70).results == whole
+
+
+def test_per_request_options_of_rerank_many(rr):
+    docs = ["a " * 300, "b c", "d"]
+    many = rr.rerank_many([(GOOD_Q, docs), (GOOD_Q, docs)], top_n=[1, None], max_tokens_per_doc=[2, 4096], max_windows_per_doc=[None, 1])
+    assert [r.index for r in many[0].results] == [r.index for r in rr.rerank(GOOD_Q, docs, top_n=1, max_tokens_per_doc=2).results]
+    assert [r.index for r in many[1].results] == [r.index for r in rr.rerank(GOOD_Q, docs, max_windows_per_doc=1).results]
+    with pytest.raises(ValueError, match="top_n has 1 values for 2 requests"):
+        rr.rerank_many([(GOOD_Q, docs), (GOOD_Q, docs)], top_n=[1])
 
 
 def test_missing_model_and_missing_precision_file(tiny_models, tmp_path):

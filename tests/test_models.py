@@ -56,7 +56,7 @@ def test_registry_lists_the_issue_models():
     for e in registry.entries():
         assert e.license and e.max_length > 0 and e.logits in (1, 2) and e.revision
     assert registry.lookup(NAME.upper()) is not None
-    assert registry.lookup("BAAI/bge-reranker-base").ships_onnx is False
+    assert registry.lookup("BAAI/bge-reranker-base").onnx_file("fp32") is None
     assert registry.lookup(NAME).onnx_file("int8").endswith(".onnx")
 
 
@@ -87,7 +87,7 @@ def test_name_resolves_from_a_prepopulated_hf_cache(caches, tiny_models):
 def test_export_cache_wins_over_hf_cache(caches, tiny_models):
     shutil.copytree(tiny_models["bert-2"], hub.exported_dir(NAME))
     assert resolve(NAME).directory == hub.exported_dir(NAME)
-    assert Reranker(NAME)._session.num_logits == 2
+    assert Reranker(NAME).num_logits == 2
 
 
 def test_offline_and_not_cached_says_what_to_do(caches, monkeypatch):
@@ -115,13 +115,17 @@ def test_download_uses_huggingface_hub(caches, monkeypatch, tiny_models):
 
     def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
         calls.append((repo_id, revision, list(allow_patterns), cache_dir))
-        files = {f: {"onnx/model.onnx": "model.onnx"}.get(f, f) for f in allow_patterns if (tiny_models["bert-1"] / {"onnx/model.onnx": "model.onnx"}.get(f, f)).is_file()}
+        files = {
+            f: {"onnx/model.onnx": "model.onnx"}.get(f, f)
+            for f in allow_patterns
+            if (tiny_models["bert-1"] / {"onnx/model.onnx": "model.onnx"}.get(f, f)).is_file()
+        }
         return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
 
     monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
     rr = Reranker(NAME)
     assert len(rr.rerank("q", ["a"]).results) == 1
-    (repo, revision, patterns, cache_dir), = calls
+    ((repo, revision, patterns, cache_dir),) = calls
     assert repo == NAME and revision == "main" and "onnx/model.onnx" in patterns and "tokenizer.json" in patterns
     assert cache_dir == str(hub.hub_cache_dir())
     Reranker(NAME)  # now cached: no second download
@@ -142,7 +146,11 @@ def test_download_failure_and_missing_hub_package(caches, monkeypatch):
 
 def test_download_command_for_a_repo_that_ships_onnx(caches, monkeypatch, tiny_models, capsys):
     def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
-        files = {f: "model.onnx" if f.endswith(".onnx") else f for f in allow_patterns if (tiny_models["bert-1"] / ("model.onnx" if f.endswith(".onnx") else f)).is_file()}
+        files = {
+            f: "model.onnx" if f.endswith(".onnx") else f
+            for f in allow_patterns
+            if (tiny_models["bert-1"] / ("model.onnx" if f.endswith(".onnx") else f)).is_file()
+        }
         return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
 
     monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))

@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
-from texts import CAPITAL_DOCS, SUPPORT_EMAILS
-
 from fastrerank import Reranker, RerankResponse
 from fastrerank.types import search_units
+
+import reference as ref
+from texts import CAPITAL_DOCS, SUPPORT_EMAILS
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,9 @@ def test_support_emails_with_rank_fields(rr):
     assert all("document" not in r for r in resp.to_dict()["results"])
     # the ranked text is the YAML-style `key: value` lines, in rank_fields order
     expected = [f"Title: {e['Title']}\nContent: {e['Content']}" for e in SUPPORT_EMAILS]
-    assert [r.index for r in resp.results] == [r.index for r in rr.rerank("What emails have been about returning items?", expected, top_n=5).results]
+    assert [r.index for r in resp.results] == [
+        r.index for r in rr.rerank("What emails have been about returning items?", expected, top_n=5).results
+    ]
 
 
 def test_return_documents(rr):
@@ -87,8 +90,11 @@ def test_windows_are_billed(tiny_models):
     rr = Reranker(tiny_models["xlmr"])  # a 64-token window
     long_doc = "word " * 2000
     resp = rr.rerank("q", [long_doc] * 3)
-    kept = min(4096, len(rr.tokenizer.encode_ids([long_doc])[0]))  # max_tokens_per_doc's default
-    windows = 3 * -(-kept // (rr.max_length - 4 - len(rr.tokenizer.encode_ids(["q"])[0])))
+    special = rr.template.special_tokens
+    q = min(len(rr.tokenizer.encode_ids(["q"])[0]), ref.query_limit(special, rr.max_length))
+    window = ref.doc_window(special, rr.max_length, q)
+    kept = ref.kept_part(rr.tokenizer.encode_ids([long_doc])[0], window, 4096, None, False)  # max_tokens_per_doc's default
+    windows = 3 * -(-len(kept) // window)
     assert resp.meta.billed_units.search_units == max(1, -(-windows // 100))
     assert resp.meta.billed_units.search_units > 1
 

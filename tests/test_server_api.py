@@ -11,12 +11,15 @@ import cohere
 import httpx
 import numpy as np
 import pytest
-from server_utils import assert_same_ranking, live, metrics
-from texts import DOCUMENTS, LONG_DOCUMENT, QUERIES, SUPPORT_EMAILS
 
 from fastrerank import Reranker
+from fastrerank.engine import DocumentLimits, EncodedRequest
 from fastrerank.server.app import App
 from fastrerank.server.config import ServerConfig
+
+import reference as ref
+from server_utils import assert_same_ranking, live, metrics
+from texts import DOCUMENTS, LONG_DOCUMENT, QUERIES, SUPPORT_EMAILS
 
 KEY = "test-key-123"
 
@@ -60,7 +63,14 @@ def test_cohere_v2_client_equals_library(rr, url, top_n, max_tokens):
 
 def test_cohere_v1_client_equals_library(rr, url):
     co = cohere.Client(base_url=url, api_key="anything")
-    got = co.rerank(model="rerank-english-v3.0", query=QUERIES[1], documents=SUPPORT_EMAILS, rank_fields=["Title", "Content"], return_documents=True, top_n=3)
+    got = co.rerank(
+        model="rerank-english-v3.0",
+        query=QUERIES[1],
+        documents=SUPPORT_EMAILS,
+        rank_fields=["Title", "Content"],
+        return_documents=True,
+        top_n=3,
+    )
     want = rr.rerank(QUERIES[1], SUPPORT_EMAILS, top_n=3, rank_fields=["Title", "Content"], return_documents=True).to_dict()
     got_results = [{"index": r.index, "relevance_score": r.relevance_score} for r in got.results]
     assert_same_ranking(got_results, want["results"])
@@ -68,7 +78,10 @@ def test_cohere_v1_client_equals_library(rr, url):
     assert got.meta.api_version.version == "1"
     # strings, default return_documents (Cohere: false)
     plain = co.rerank(query=QUERIES[0], documents=DOCUMENTS[:6])
-    assert_same_ranking([{"index": r.index, "relevance_score": r.relevance_score} for r in plain.results], rr.rerank(QUERIES[0], DOCUMENTS[:6]).to_dict()["results"])
+    assert_same_ranking(
+        [{"index": r.index, "relevance_score": r.relevance_score} for r in plain.results],
+        rr.rerank(QUERIES[0], DOCUMENTS[:6]).to_dict()["results"],
+    )
     assert all(r.document is None for r in plain.results)
 
 
@@ -85,7 +98,13 @@ def test_cohere_clients_with_api_key(rr, keyed_url):
 
 
 def test_jina_shaped_request(rr, url, keyed_url):
-    body = {"model": "jina-reranker-v2-base-multilingual", "query": QUERIES[0], "documents": DOCUMENTS[:5], "top_n": 3, "return_documents": True}
+    body = {
+        "model": "jina-reranker-v2-base-multilingual",
+        "query": QUERIES[0],
+        "documents": DOCUMENTS[:5],
+        "top_n": 3,
+        "return_documents": True,
+    }
     r = post(url, "/v1/rerank", body)
     assert r.status_code == 200, r.text
     got = r.json()
@@ -107,7 +126,17 @@ def test_jina_usage_counts_every_window_token(rr, url):
     ids, offsets = rr.encode(docs)
     import fastrerank._core as core
 
-    packed = core.pack(q, ids, offsets, rr._template, max_length=rr.max_length, max_tokens_per_doc=4096, max_batch_tokens=rr.max_batch_tokens, pad_id=0)
+    packed = core.pack(
+        q,
+        ids,
+        offsets,
+        rr.template,
+        max_length=rr.max_length,
+        max_tokens_per_doc=4096,
+        max_windows_per_doc=1000,
+        max_batch_tokens=rr.max_batch_tokens,
+        pad_id=0,
+    )
     assert got["usage"]["total_tokens"] == packed.real_tokens
 
 
@@ -126,18 +155,24 @@ def test_tei_shaped_request(rr, url, tiny_models):
     assert "text" not in raw[0]
 
 
-def test_tei_truncate_keeps_one_window(rr, url):
+def kept_alone(rr, query: str, doc: str, max_windows: int | None, keep_end: bool) -> float:
+    """The plain rule (reference.py) cuts the document; the library scores what it kept, alone."""
+    q_ids = rr.encode([query])[0]
+    special = rr.template.special_tokens
+    window = ref.doc_window(special, rr.max_length, min(len(q_ids), ref.query_limit(special, rr.max_length)))
+    kept = ref.kept_part(rr.encode([doc])[0].tolist(), window, 4096, max_windows, keep_end)
+    request = EncodedRequest(q_ids, np.array(kept, dtype=np.int32), np.array([0, len(kept)], dtype=np.int64), DocumentLimits(len(kept)))
+    return float(rr.score_encoded([request])[0].scores[0])
+
+
+def test_tei_truncate_keeps_one_window_from_either_end(rr, url):
     q, doc = "capital", LONG_DOCUMENT  # many windows of a 128-token model
-    window = rr.max_length - rr._template.special_tokens - len(rr.encode([q])[0])
-    for direction in ("Right", "Left"):
+    scores = {}
+    for direction in ("Right", "Left", "left"):
         got = post(url, "/rerank", {"query": q, "texts": [doc], "truncate": True, "truncation_direction": direction}).json()
-        ids, offsets = rr.encode([doc])
-        kept = ids[:window] if direction == "Right" else ids[len(ids) - window :]
-        assert len(kept) == window
-        # the reference: the kept tokens alone, scored by the library
-        q_ids, q_offsets = rr.encode([q])
-        want = rr.score_encoded(q_ids, q_offsets, kept, np.array([0, window]), None).scores[0]
-        assert abs(got[0]["score"] - want) < 1e-5
+        scores[direction] = got[0]["score"]
+        assert abs(got[0]["score"] - kept_alone(rr, q, doc, 1, direction.lower() == "left")) < 1e-5
+    assert scores["Right"] != scores["Left"] == scores["left"]
     whole = post(url, "/rerank", {"query": q, "texts": [doc]}).json()[0]["score"]
     assert abs(whole - rr.rerank(q, [doc]).results[0].relevance_score) < 1e-5
 
@@ -152,15 +187,20 @@ def test_v1_max_chunks_per_doc_caps_windows(tiny_models):
     xlmr = Reranker(tiny_models["xlmr"])  # a 64-token window: the long document has many
     with live(App(ServerConfig(), xlmr)) as u:
         q = "capital"
-        window = xlmr.max_length - xlmr._template.special_tokens - len(xlmr.encode([q])[0])
+        assert xlmr.plan(xlmr.encode_request(q, [LONG_DOCUMENT])).windows[0] > 10
         for chunks in (1, 3):
             got = post(u, "/v1/rerank", {"query": q, "documents": [LONG_DOCUMENT, "short"], "max_chunks_per_doc": chunks}).json()
-            want = xlmr.rerank(q, [LONG_DOCUMENT, "short"], max_tokens_per_doc=chunks * window).to_dict()["results"]
-            assert_same_ranking(got["results"], want)
+            score = next(r["relevance_score"] for r in got["results"] if r["index"] == 0)
+            assert abs(score - kept_alone(xlmr, q, LONG_DOCUMENT, chunks, False)) < 1e-5
+            assert got["meta"]["billed_units"]["search_units"] == 1
         # Cohere v1's default is 10 windows; v2 has no such cap
         v1 = post(u, "/v1/rerank", {"query": q, "documents": [LONG_DOCUMENT]}).json()
         v2 = post(u, "/v2/rerank", {"query": q, "documents": [LONG_DOCUMENT]}).json()
-        assert abs(v1["results"][0]["relevance_score"] - xlmr.rerank(q, [LONG_DOCUMENT], max_tokens_per_doc=10 * window).results[0].relevance_score) < 1e-5
+        assert abs(v1["results"][0]["relevance_score"] - kept_alone(xlmr, q, LONG_DOCUMENT, 10, False)) < 1e-5
+        assert (
+            abs(v1["results"][0]["relevance_score"] - xlmr.rerank(q, [LONG_DOCUMENT], max_windows_per_doc=10).results[0].relevance_score)
+            < 1e-5
+        )
         assert abs(v2["results"][0]["relevance_score"] - xlmr.rerank(q, [LONG_DOCUMENT]).results[0].relevance_score) < 1e-5
         assert v2["meta"]["billed_units"]["search_units"] == xlmr.rerank(q, [LONG_DOCUMENT]).meta.billed_units.search_units
 
@@ -177,9 +217,9 @@ def test_health_ready_metrics_openapi(url, keyed_url):
     assert m['fastrerank_requests_total{route="/v2/rerank",status="200"}'] >= 1
     for name in ("queue_pairs", "queue_tokens", "queue_requests", "ready"):
         assert f"fastrerank_{name}" in m
-    for hist in ("tokenize", "queue", "inference"):
+    for hist in ("tokenize", "queue", "step"):
         assert m[f"fastrerank_{hist}_duration_seconds_count"] >= 1
-    assert m["fastrerank_batch_pairs_count"] >= 1
+    assert m["fastrerank_step_pairs_count"] >= 1
     doc = httpx.get(url + "/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert {"/v2/rerank", "/v1/rerank", "/rerank"} <= set(doc["paths"])
@@ -292,7 +332,7 @@ def test_routes_methods_and_raw_garbage(url):
     assert httpx.post(url + "/health").status_code == 405
     # broken HTTP and half requests on raw sockets do not hurt the server
     host, port = url.removeprefix("http://").split(":")
-    for raw in (b"GARBAGE\r\n\r\n", b"POST /v2/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"qu", b"\x00" * 64):
+    for raw in (b"GARBAGE\r\n\r\n", b'POST /v2/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"qu', b"\x00" * 64):
         with socket.create_connection((host, int(port)), timeout=5) as s:
             s.sendall(raw)
             s.shutdown(socket.SHUT_WR)

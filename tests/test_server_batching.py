@@ -14,15 +14,17 @@ import time
 import httpx
 import numpy as np
 import pytest
-from server_utils import WORDS, assert_same_ranking, live, metrics, shared_batches, wait_for
 
-from fastrerank import Reranker, _core
-from fastrerank.server.admission import Geometry, prepare
+from fastrerank import Reranker
+from fastrerank.engine import DocumentLimits, pack
+from fastrerank.server.admission import prepare
 from fastrerank.server.app import App
 from fastrerank.server.batcher import Batcher, Job
 from fastrerank.server.config import ServerConfig
-from fastrerank.server.errors import HTTPError
+from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded
 from fastrerank.server.stub import StubEngine
+
+from server_utils import WORDS, assert_same_ranking, live, metrics, shared_batches, wait_for
 
 # ---- the batcher's policy ------------------------------------------------------------------
 
@@ -41,18 +43,16 @@ class Recorder(StubEngine):
         np.cumsum([len(x) for x in ids], out=offsets[1:])
         return np.array([t for x in ids for t in x], dtype=np.int32), offsets
 
-    def score_encoded(self, query_ids, query_offsets, doc_ids, doc_offsets, doc_query, **kw):
-        queries = [int(query_ids[query_offsets[q]]) for q in range(len(query_offsets) - 1)]
-        counts = np.bincount(doc_query, minlength=len(queries))
-        self.log.append([(queries[q], int(counts[q])) for q in range(len(queries))])
-        if self.fail_on is not None and queries[0] == self.fail_on:
+    def score_encoded(self, requests, *, normalize=None):
+        self.log.append([(int(r.query_ids[0]), r.n_docs) for r in requests])
+        if self.fail_on is not None and int(requests[0].query_ids[0]) == self.fail_on:
             raise RuntimeError("boom")
-        return super().score_encoded(query_ids, query_offsets, doc_ids, doc_offsets, doc_query, **kw)
+        return super().score_encoded(requests, normalize=normalize)
 
 
 def job(engine, query: int, n_docs: int, *, priority: int = 0, deadline: float = float("inf"), doc_tokens: int = 5) -> Job:
-    ids, offsets = engine.encode([str(query)] + [" ".join(["7"] * doc_tokens)] * n_docs)
-    return Job(prepare(Geometry.of(engine), ids, offsets, keep_tokens=4096), priority=priority, deadline=deadline)
+    request = engine.encode_request(str(query), [" ".join(["7"] * doc_tokens)] * n_docs)
+    return Job(prepare(engine, request), priority=priority, deadline=deadline)
 
 
 def run_batcher(engine, jobs_and_more, **kw):
@@ -66,7 +66,7 @@ def run_batcher(engine, jobs_and_more, **kw):
         for j in jobs_and_more:
             try:
                 futures.append(b.submit(j))
-            except HTTPError as e:
+            except NotServed as e:
                 f = asyncio.get_running_loop().create_future()
                 f.set_exception(e)
                 futures.append(f)
@@ -98,16 +98,16 @@ def test_a_document_bigger_than_the_budget_goes_alone():
     assert e.log == [[(1, 1)], [(2, 3)], [(1, 1)]]
 
 
-def test_queue_bounds_answer_429_with_retry_after():
+def test_queue_bounds_refuse_with_a_retry_delay():
     e = Recorder()
     out = run_batcher(e, [job(e, 1, 20), job(e, 2, 1)], max_queue_pairs=10)  # an empty queue admits anything
     assert isinstance(out[0], Job)
-    assert isinstance(out[1], HTTPError) and out[1].status == 429 and int(out[1].headers["retry-after"]) >= 1
+    assert isinstance(out[1], Overloaded) and out[1].retry_after >= 1
     out = run_batcher(e, [job(e, 1, 3), job(e, 2, 3)], max_queue_tokens=30)
-    assert isinstance(out[1], HTTPError) and out[1].status == 429 and "tokens" in out[1].message
+    assert isinstance(out[1], Overloaded) and "tokens" in str(out[1])
 
 
-def test_work_ahead_past_the_deadline_is_429_counting_only_what_is_served_first():
+def test_work_ahead_past_the_deadline_is_refused_counting_only_what_is_served_first():
     async def main():
         e = Recorder()
         b = Batcher(e)
@@ -116,9 +116,9 @@ def test_work_ahead_past_the_deadline_is_429_counting_only_what_is_served_first(
         soon = time.monotonic() + 5
         b.submit(job(e, 1, 11, priority=5))  # 99 tokens: ~10 s of work
         urgent = b.submit(job(e, 2, 3, priority=0, deadline=soon))  # 27 tokens ahead of it: 2.7 s
-        with pytest.raises(HTTPError) as late:
+        with pytest.raises(Overloaded) as late:
             b.submit(job(e, 3, 3, priority=5, deadline=soon))  # behind the 99: ~15 s
-        assert late.value.status == 429 and "deadline" in late.value.message and int(late.value.headers["retry-after"]) >= 10
+        assert "deadline" in str(late.value) and late.value.retry_after >= 10
         assert isinstance(await urgent, Job)
         await b.close()
 
@@ -128,8 +128,8 @@ def test_work_ahead_past_the_deadline_is_429_counting_only_what_is_served_first(
 def test_deadline_and_engine_failure_answer_only_their_requests():
     e = Recorder(fail_on=2)
     out = run_batcher(e, [job(e, 1, 2, deadline=time.monotonic() - 1), job(e, 2, 2), job(e, 3, 2)], step_tokens=18)
-    assert isinstance(out[0], HTTPError) and out[0].status == 503 and "deadline" in out[0].message
-    assert isinstance(out[1], HTTPError) and out[1].status == 500 and "boom" in out[1].message
+    assert isinstance(out[0], DeadlinePassed) and "deadline" in str(out[0])
+    assert isinstance(out[1], EngineFailed) and "boom" in str(out[1])
     assert isinstance(out[2], Job)
     assert e.log == [[(2, 2)], [(3, 2)]]
 
@@ -143,10 +143,10 @@ def test_cancel_takes_waiting_pairs_out():
         fa, fc = b.submit(a), b.submit(c)
         assert (b.queued_pairs, b.queued_requests, b.active) == (16, 2, 2)
         await asyncio.sleep(0.01)  # a's first batch is on the engine
-        b.cancel(a, HTTPError(499, "gone"))
+        b.cancel(a, NotServed("gone"))
         b.cancel(c)
         assert (b.queued_pairs, b.queued_tokens, b.queued_requests, b.active) == (0, 0, 0, 0)
-        with pytest.raises(HTTPError):
+        with pytest.raises(NotServed):
             await fa
         assert fc.cancelled()
         await b.close()
@@ -166,39 +166,29 @@ def test_close_answers_the_batch_still_on_the_engine_without_waiting_for_it():
         await b.close(timeout=0.05)
         assert time.monotonic() - start < 0.5  # did not wait out the engine's second
         for f in (running, waiting):
-            with pytest.raises(HTTPError) as e503:
+            with pytest.raises(NotServed) as not_served:
                 await f
-            assert e503.value.status == 503 and "shut down" in e503.value.message
+            assert "shut down" in str(not_served.value)
         assert b.active == 0
 
     asyncio.run(main())
 
 
 @pytest.mark.parametrize("model", ["bert-1", "xlmr"])
-def test_admission_counts_windows_and_tokens_like_the_core(tiny_models, model):
+def test_admission_orders_the_cores_plan_longest_row_first(tiny_models, model):
     rr = Reranker(tiny_models[model])
-    g = Geometry.of(rr)
     rng = random.Random(0)
-    for trial in range(20):
+    for _trial in range(20):
         query = " ".join(rng.choices(WORDS, k=rng.choice([1, 5, 80])))
         docs = [" ".join(rng.choices(WORDS, k=rng.randrange(0, 300))) for _ in range(rng.randrange(1, 12))]
-        keep = rng.choice([1, 7, 4096])
-        ids, offsets = rr.encode([query, *docs])
-        p = prepare(g, ids, offsets, keep_tokens=keep)
-        q_ids, q_off = rr.encode([query])
-        d_ids, d_off = rr.encode(docs)
-        packed = _core.pack(q_ids, d_ids, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=keep, max_batch_tokens=10**9, pad_id=0)
+        keep, windows, side = rng.choice([1, 7, 4096]), rng.choice([None, 1, 2]), rng.choice(["right", "left"])
+        request = rr.encode_request(query, docs, DocumentLimits(keep, windows, side))
+        p = prepare(rr, request)
+        packed = pack([request], rr.template, max_length=rr.max_length, max_batch_tokens=10**9)
         assert p.tokens == packed.real_tokens
         assert np.array_equal(p.rows, np.asarray(packed.windows_per_doc)[p.order])
         assert list(p.row_len) == sorted(p.row_len, reverse=True)
-        # the reordered ids are each document's first `keep` tokens
-        for k, d in enumerate(p.order):
-            got = p.doc_ids[p.doc_offsets[k] : p.doc_offsets[k + 1]]
-            assert np.array_equal(got, d_ids[d_off[d] : d_off[d + 1]][:keep])
-        last = prepare(g, ids, offsets, keep_tokens=keep, keep_end=True)
-        for k, d in enumerate(last.order):
-            whole = d_ids[d_off[d] : d_off[d + 1]]
-            assert np.array_equal(last.doc_ids[last.doc_offsets[k] : last.doc_offsets[k + 1]], whole[max(0, len(whole) - keep) :])
+        assert sorted(p.order.tolist()) == list(range(len(docs)))
 
 
 # ---- the live server under load ------------------------------------------------------------
@@ -243,11 +233,14 @@ def test_64_concurrent_clients_get_their_own_answers_and_share_batches(rr):
 
         asyncio.run(main())
         m = metrics(url)
-        assert m['fastrerank_requests_total{route="/v2/rerank",status="200"}'] + m['fastrerank_requests_total{route="/v1/rerank",status="200"}'] + m[
-            'fastrerank_requests_total{route="/rerank",status="200"}'
-        ] == 64
+        assert (
+            m['fastrerank_requests_total{route="/v2/rerank",status="200"}']
+            + m['fastrerank_requests_total{route="/v1/rerank",status="200"}']
+            + m['fastrerank_requests_total{route="/rerank",status="200"}']
+            == 64
+        )
         assert shared_batches(m) > 0, "no batch held pairs of two requests"
-        assert m["fastrerank_batch_requests_sum"] > m["fastrerank_batch_requests_count"]
+        assert m["fastrerank_step_requests_sum"] > m["fastrerank_step_requests_count"]
         assert m["fastrerank_queue_pairs"] == 0 and m["fastrerank_active_requests"] == 0
 
 
@@ -277,7 +270,7 @@ def test_disconnected_clients_leave_the_queue():
         assert m["fastrerank_queue_pairs"] == 0 and m["fastrerank_queue_tokens"] == 0 and m["fastrerank_queue_requests"] == 0
         assert m['fastrerank_requests_total{route="/v2/rerank",status="499"}'] == 12
         # 12 requests of 6 pairs, one request per 0.3 s batch, would take 3.6 s; the dropped ones never ran
-        assert m.get("fastrerank_batch_pairs_sum", 0) <= 12
+        assert m.get("fastrerank_step_pairs_sum", 0) <= 12
         assert httpx.post(url + "/v2/rerank", json={"query": "q", "documents": ["still serving"]}, timeout=10).status_code == 200
 
 

@@ -12,6 +12,7 @@ import threading
 
 import httpx
 import pytest
+
 from server_utils import wait_for
 
 
@@ -50,7 +51,9 @@ def test_serve_prints_where_and_what_then_drains_on_sigterm(tiny_models):
             with httpx.Client(timeout=10) as c:
                 while not stop.is_set():
                     try:
-                        statuses.append(c.post(url + "/v2/rerank", json={"query": "q", "documents": ["x"] * 20}, headers=headers).status_code)
+                        statuses.append(
+                            c.post(url + "/v2/rerank", json={"query": "q", "documents": ["x"] * 20}, headers=headers).status_code
+                        )
                     except httpx.TransportError:
                         break  # the listener closed once drained
 

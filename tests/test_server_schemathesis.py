@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, settings
-from server_utils import live
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from fastrerank import Reranker
 from fastrerank.server.app import App
 from fastrerank.server.config import ServerConfig
 from fastrerank.server.openapi import openapi
+
+from server_utils import live
 
 CONFIG = ServerConfig(max_documents=20, max_document_chars=300, max_query_chars=200, request_timeout=20)
 schema = schemathesis.openapi.from_dict(openapi(CONFIG))

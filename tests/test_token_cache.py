@@ -70,18 +70,20 @@ def test_reranker_with_and_without_cache_agree(tiny_models):
     for _ in range(3):
         a, b = cached.rerank("capital", docs), plain.rerank("capital", docs)
         assert [(r.index, r.relevance_score) for r in a.results] == [(r.index, r.relevance_score) for r in b.results]
-    assert cached._token_cache.hits > 0 and len(plain._token_cache) == 0
+    assert cached.stats().cache_hits > 0 and plain.stats().cache_bytes == 0 and plain.stats().cache_hits == 0
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(lambda i: [r.index for r in cached.rerank("capital", docs[i % 4 :] + docs).results], range(40)))
     assert outs[:4] == outs[4:8]
 
 
-def test_chunked_encoding_gives_the_same_ids(tiny_models, monkeypatch):
-    import fastrerank.reranker as reranker
+@pytest.mark.parametrize("model", ["bert-1", "xlmr"])
+def test_chunked_encoding_gives_the_same_ids(tiny_models, monkeypatch, model):
+    from fastrerank import tokenization
 
     texts = [f"document {i} " + "word " * (i % 40) for i in range(300)] + ["", "x"]
-    rr = Reranker(tiny_models["bert-1"], token_cache_bytes=0)
-    whole = rr.encode(texts)
-    monkeypatch.setattr(reranker, "ENCODE_CHUNK_CHARS", 100)  # many chunks
-    chunked = rr.encode(texts)
+    tok = tokenization.load(tiny_models[model], fast=False)  # `tokenizers` is what is chunked
+    whole = tok.encode_ragged(texts)
+    monkeypatch.setattr(tokenization, "ENCODE_CHUNK_CHARS", 100)  # many chunks
+    chunked = tok.encode_ragged(texts)
     assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    assert whole[1][-1] == len(whole[0]) and len(whole[1]) == len(texts) + 1

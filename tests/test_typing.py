@@ -13,7 +13,7 @@ def test_marker_and_stub_ship():
     root = Path(fastrerank.__file__).parent
     assert (root / "py.typed").is_file()
     stub = (root / "_core.pyi").read_text()
-    for name in ("def pack(", "def finalize(", "class PairTemplate", "class Packed"):
+    for name in ("def pack(", "def plan_documents(", "class PairTemplate", "class PackPlan", "NO_LIMIT"):
         assert name in stub
 
 
@@ -22,7 +22,7 @@ def test_public_names_have_docstrings():
         obj = getattr(fastrerank, name)
         if callable(obj) or isinstance(obj, type):
             assert obj.__doc__, name
-    for method in ("rerank", "arerank", "rerank_many", "encode", "score_encoded"):
+    for method in ("rerank", "arerank", "rerank_many", "encode", "encode_request", "plan", "score_encoded", "stats"):
         assert getattr(fastrerank.Reranker, method).__doc__, method
 
 

@@ -19,9 +19,10 @@ import tokenizers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastrerank import tokenization
+
 import gil
 import texts as sample_texts
-from fastrerank import tokenization
 
 ROOT = Path(__file__).resolve().parent.parent
 COVERED: Counter[tuple[str, str]] = Counter()  # (kind of text, strings | tokens | mismatches)
@@ -91,7 +92,15 @@ def _add_tokens(config):
     base = max(t["id"] for t in config["added_tokens"]) + len(config["model"]["vocab"])
     for i, content in enumerate(["Hello", "ab", "foo##bar", "<tag>", "x\x01y", "ñandú", "<tag>!", "ing"]):
         config["added_tokens"].append(
-            {"id": base + i, "content": content, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": False}
+            {
+                "id": base + i,
+                "content": content,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": False,
+            }
         )
 
 
@@ -137,10 +146,57 @@ CONTROL = [chr(c) for c in [*range(0x00, 0x20), 0x7F]]
 WHITESPACE = [" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f"]
 PUNCT = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 NON_ASCII = [
-    "é", "É", "ß", "naïve", "Ωmega", "ΣΑΣ", "İstanbul", "ﬁne", "e\u0301", "\u0301", "東京", "中文字", "😀", "👍🏽", "🇫🇷",
-    "\u00a0", "\u3000", "\u2028", "\u0085", "\u200b", "\u200d", "\ufeff", "\ufffd", "—", "…", "“q”", "€5", "ǅ", "ﬀ", "Å", "\u05e9\u05dc",
+    "é",
+    "É",
+    "ß",
+    "naïve",
+    "Ωmega",
+    "ΣΑΣ",
+    "İstanbul",
+    "ﬁne",
+    "e\u0301",
+    "\u0301",
+    "東京",
+    "中文字",
+    "😀",
+    "👍🏽",
+    "🇫🇷",
+    "\u00a0",
+    "\u3000",
+    "\u2028",
+    "\u0085",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\ufffd",
+    "—",
+    "…",
+    "“q”",
+    "€5",
+    "ǅ",
+    "ﬀ",
+    "Å",
+    "\u05e9\u05dc",
 ]
-SPECIAL = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "[SEP", "SEP]", "[sep]", "[CLS][SEP]", "Hello", "ab", "foo##bar", "<tag>", "<tag>!", "x\x01y", "ñandú", "ing"]
+SPECIAL = [
+    "[CLS]",
+    "[SEP]",
+    "[PAD]",
+    "[MASK]",
+    "[UNK]",
+    "[SEP",
+    "SEP]",
+    "[sep]",
+    "[CLS][SEP]",
+    "Hello",
+    "ab",
+    "foo##bar",
+    "<tag>",
+    "<tag>!",
+    "x\x01y",
+    "ñandú",
+    "ing",
+]
 
 
 @st.composite
@@ -183,7 +239,11 @@ def documents(words, rest):
 
 # Generating the strings costs more than checking them, so every example goes through every
 # variant at once. FASTRERANK_DIFF_EXAMPLES raises the count for a longer hunt.
-@settings(max_examples=int(os.environ.get("FASTRERANK_DIFF_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("FASTRERANK_DIFF_EXAMPLES", 200)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_fast_path_equals_tokenizers_on_generated_strings(variants, vocab_pieces, tiny, data):
     words, rest = vocab_pieces
@@ -261,7 +321,9 @@ def test_installed_tokenizers_is_in_the_tested_range():
 def test_other_tokenizers_say_why_they_are_not_fast(tiny_models, minilm, tmp_path, monkeypatch):
     xlmr = tokenization.load(tiny_models["xlmr"])
     assert not xlmr.is_fast and "Unigram" in xlmr.fast_path_reason
-    assert xlmr.encode_ids(["hello world"]) == [reference(tiny_models["xlmr"] / "tokenizer.json").encode("hello world", add_special_tokens=False).ids]
+    assert xlmr.encode_ids(["hello world"]) == [
+        reference(tiny_models["xlmr"] / "tokenizer.json").encode("hello world", add_special_tokens=False).ids
+    ]
     assert xlmr.fallback_stats().tokens == 0
 
     src = minilm / "tokenizer.json"
@@ -348,7 +410,9 @@ def test_fallback_stats(minilm):
     assert s.texts == 4 and s.fallback_texts == 2 and 0 < s.fallback_tokens < s.tokens
     assert s.fallback_share == s.fallback_tokens / s.tokens and s.tokenized_spans == 2
     ids = tok.encode_ids(["東京 東京 ok, café", "café"])  # remembered spans are not tokenized again
-    assert ids == [e.ids for e in reference(minilm / "tokenizer.json").encode_batch(["東京 東京 ok, café", "café"], add_special_tokens=False)]
+    assert ids == [
+        e.ids for e in reference(minilm / "tokenizer.json").encode_batch(["東京 東京 ok, café", "café"], add_special_tokens=False)
+    ]
     assert tok.fallback_stats().tokenized_spans == 2
 
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+# Cohere's documentation examples (the capital-of-the-US documents; the support emails,
+# structured and ranked on Title and Content), as the example script runs them
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from cohere_examples import CAPITAL_DOCS, SUPPORT_EMAILS  # noqa: E402
+
+__all__ = ["CAPITAL_DOCS", "DOCUMENTS", "LONG_DOCUMENT", "QUERIES", "SUPPORT_EMAILS", "debian_documents", "short_documents"]
+
 QUERIES = [
     "What is the capital of the United States?",
     "how do I return a defective product",
@@ -13,11 +20,7 @@ QUERIES = [
 ]
 
 DOCUMENTS = [
-    "Carson City is the capital city of the American state of Nevada.",
-    "The Commonwealth of the Northern Mariana Islands is a group of islands in the Pacific Ocean. Its capital is Saipan.",
-    "Capitalization or capitalisation in English grammar is the use of a capital letter at the start of a word.",
-    "Washington, D.C. (also known as simply Washington or D.C., and officially as the District of Columbia) is the capital of the United States.",
-    "Capital punishment has existed in the United States since beforethe United States was a country.",
+    *CAPITAL_DOCS,
     "Hi, I have a question about the return policy for this product. I purchased it a few weeks ago and it is defective.",
     "La mécanique quantique décrit le comportement des particules à très petite échelle ; c'est fascinant.",
     "Die Quantenmechanik beschreibt das Verhalten von Teilchen auf sehr kleinen Skalen. Größe, Maß, Übung.",
@@ -25,7 +28,7 @@ DOCUMENTS = [
     "Москва — столица России, крупнейший по численности населения город страны.",
     "القاهرة هي عاصمة جمهورية مصر العربية وأكبر مدنها.",
     "Great product!!! 😀👍🏽 Would buy again 🚀🚀 — 5/5 ⭐⭐⭐⭐⭐",
-    "<p>HTML <b>markup</b> &amp; entities&nbsp;here</p> plus `code` and {\"json\": [1, 2, 3]}",
+    '<p>HTML <b>markup</b> &amp; entities&nbsp;here</p> plus `code` and {"json": [1, 2, 3]}',
     "",
     "   ",
     "a",
@@ -73,9 +76,3 @@ def short_documents(n: int, words: int = 31) -> list[str]:
         pool = " ".join([*DOCUMENTS, LONG_DOCUMENT] * 20).split()
     starts = ((i * words) % (len(pool) - words) for i in range(n))
     return [" ".join(pool[s : s + words]) for s in starts]
-
-
-# Cohere's documentation examples (the capital-of-the-US documents; the support emails,
-# structured and ranked on Title and Content), as the example script runs them
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from cohere_examples import CAPITAL_DOCS, SUPPORT_EMAILS  # noqa: E402

@@ -15,10 +15,11 @@ onnxruntime.
 
 from __future__ import annotations
 
+from fastrerank.engine import DocumentLimits, EncodedRequest
 from fastrerank.hub import ModelNotAvailableError
 from fastrerank.reranker import Reranker
 from fastrerank.session import DeviceNotAvailableError
-from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult
+from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, Scored
 
 __version__ = "0.1.0"
 
@@ -26,10 +27,13 @@ __all__ = [
     "ApiVersion",
     "BilledUnits",
     "DeviceNotAvailableError",
+    "DocumentLimits",
+    "EncodedRequest",
     "Meta",
     "ModelNotAvailableError",
     "RerankResponse",
     "RerankResult",
     "Reranker",
+    "Scored",
     "__version__",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fastrerank import probes
+from fastrerank.models import ONNX_FILE
 from fastrerank.progress import Progress
 
 __all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input_names", "sha256_file"]
@@ -26,9 +27,17 @@ __all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input
 OPSET = 17
 FP32_TOLERANCE = 1e-4
 MANIFEST = "fastrerank-export.json"
-FILE_OF = {"fp32": "model.onnx", "int8": "model_int8.onnx", "fp16": "model_fp16.onnx"}
 # Node types the transformer optimizer fuses a BERT-like graph into.
-FUSED_OPS = ("EmbedLayerNormalization", "Attention", "MultiHeadAttention", "SkipLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "LayerNormalization")
+FUSED_OPS = (
+    "EmbedLayerNormalization",
+    "Attention",
+    "MultiHeadAttention",
+    "SkipLayerNormalization",
+    "BiasGelu",
+    "FastGelu",
+    "Gelu",
+    "LayerNormalization",
+)
 
 
 class ExportError(RuntimeError):
@@ -198,32 +207,43 @@ def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
     return len(top(a) & top(b)) / k
 
 
-def reference_scores(source: str | Path, pairs_by_query: list[tuple[str, list[str]]], max_length: int) -> list[np.ndarray]:
+def reference_scores(source: str | Path, pairs_by_query: list[tuple[str, list[str]]], max_length: int, template: Any) -> list[np.ndarray]:
     """The source model's own scores (transformers on torch, fp32) with the activation the
     engine's ``normalize="auto"`` applies. Pairs are built by the source tokenizer itself
-    (``Encoding.truncate`` + its post-processor) under the engine's documented rule: the query
-    keeps at most half of the window, the document the rest (one window)."""
+    (``Encoding.truncate`` + its post-processor), each text cut to the tokens the core keeps of
+    it in one window (``_core.plan_documents`` with ``template``: the query at most half of the
+    window, the document the rest)."""
     import torch
     from tokenizers import Tokenizer
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from fastrerank import _core
 
     model = AutoModelForSequenceClassification.from_pretrained(str(source)).eval()
     hf = AutoTokenizer.from_pretrained(str(source), use_fast=True)
     tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
     tok.no_truncation()
     tok.no_padding()
-    content = max_length - tok.post_processor.num_special_tokens_to_add(True)
     pad = hf.pad_token_id if hf.pad_token_id is not None else 0
     with_types = int(getattr(model.config, "type_vocab_size", 1) or 1) > 1
     out = []
     with torch.no_grad():
         for query, docs in pairs_by_query:
             q = tok.encode(query, add_special_tokens=False)
-            q.truncate(content // 2)
+            encoded = tok.encode_batch(docs, add_special_tokens=False)
+            doc_offsets = np.cumsum([0, *(len(d.ids) for d in encoded)], dtype=np.int64)
+            query_tokens, _, kept, *_ = _core.plan_documents(
+                np.array([0, len(q.ids)], dtype=np.int64),
+                doc_offsets,
+                template,
+                max_length=max_length,
+                max_tokens_per_doc=_core.NO_LIMIT,
+                max_windows_per_doc=1,
+            )
+            q.truncate(int(query_tokens[0]))
             rows = []
-            for doc in docs:
-                d = tok.encode(doc, add_special_tokens=False)
-                d.truncate(content - len(q.ids))
+            for d, keep in zip(encoded, kept.tolist()):
+                d.truncate(keep)
                 pair = tok.post_process(q, d, add_special_tokens=True)
                 rows.append((pair.ids, pair.type_ids))
             width = max(len(ids) for ids, _ in rows)
@@ -248,10 +268,8 @@ def measure(out: Path, precision: str, reference: list[np.ndarray], pairs_by_que
         got = []
         for query, docs in pairs_by_query:
             # one window per document, cut like the reference's "only_second" truncation
-            content = rr.max_length - rr._template.special_tokens
-            window = content - min(len(rr.encode([query])[0]), content // 2)
             scores = np.empty(len(docs))
-            for r in rr.rerank(query, docs, max_tokens_per_doc=max(1, window)).results:
+            for r in rr.rerank(query, docs, max_windows_per_doc=1).results:
                 scores[r.index] = r.relevance_score
             got.append(scores)
     except Exception as e:  # e.g. fp16 kernels missing on the CPU execution provider
@@ -295,10 +313,10 @@ def export(
     when asked. Measures every file against the source on the probe set, writes the manifest
     ``fastrerank-export.json`` and returns it. Raises :class:`ExportError` when fp32 differs from
     the source by more than 1e-4."""
-    from fastrerank.registry import has_vnni
+    from fastrerank.cpu import has_vnni
 
     wanted = list(dict.fromkeys(["fp32", *precisions]))
-    unknown = [p for p in wanted if p not in FILE_OF]
+    unknown = [p for p in wanted if p not in ONNX_FILE]
     if unknown:
         raise ValueError(f"precision must be fp32, int8 or fp16; got {unknown}")
     out = Path(out)
@@ -316,23 +334,31 @@ def export(
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
         if optimize:
             progress.step("fusing the graph (onnxruntime.transformers)")
-            manifest["fused_nodes"] = optimize_graph(out / FILE_OF["fp32"], config)
+            manifest["fused_nodes"] = optimize_graph(out / ONNX_FILE["fp32"], config)
         if "int8" in wanted:
             progress.step("quantising to int8")
-            kept = quantize_int8(out / FILE_OF["fp32"], out / FILE_OF["int8"], reduce_range=not has_vnni())
-            manifest["int8"] = {"reduce_range": not has_vnni(), "per_channel": True, "method": "dynamic", "kept_fp32": ["embeddings", *kept]}
+            kept = quantize_int8(out / ONNX_FILE["fp32"], out / ONNX_FILE["int8"], reduce_range=not has_vnni())
+            manifest["int8"] = {
+                "reduce_range": not has_vnni(),
+                "per_channel": True,
+                "method": "dynamic",
+                "kept_fp32": ["embeddings", *kept],
+            }
         if "fp16" in wanted:
             progress.step("converting to fp16")
-            convert_fp16(out / FILE_OF["fp32"], out / FILE_OF["fp16"])
+            convert_fp16(out / ONNX_FILE["fp32"], out / ONNX_FILE["fp16"])
         progress.step("measuring against the source on the probe set")
         pairs = [(q, list(probes.DOCUMENTS)) for q in probes.QUERIES]
         from fastrerank.models import max_length_from_config
+        from fastrerank.tokenization import load as load_tokenizer
 
-        reference = reference_scores(source, pairs, max_length_from_config(config) or 512)
+        template = load_tokenizer(out).pair_template
+        reference = reference_scores(source, pairs, max_length_from_config(config) or 512, template)
         manifest["probe"] = {p: measure(out, p, reference, pairs) for p in wanted}
         progress.step("writing the manifest")
         manifest["files"] = {
-            FILE_OF[p]: {"precision": p, "bytes": (out / FILE_OF[p]).stat().st_size, "sha256": sha256_file(out / FILE_OF[p])} for p in wanted
+            ONNX_FILE[p]: {"precision": p, "bytes": (out / ONNX_FILE[p]).stat().st_size, "sha256": sha256_file(out / ONNX_FILE[p])}
+            for p in wanted
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     fp32 = manifest["probe"]["fp32"]

@@ -12,7 +12,6 @@ from fastrerank.registry import RegistryEntry
 __all__ = ["ModelNotAvailableError", "download", "export_cache_dir", "hub_cache_dir", "hub_snapshot", "is_offline"]
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
-BASE_FILES = ("config.json", "tokenizer.json")
 
 
 class ModelNotAvailableError(FileNotFoundError):

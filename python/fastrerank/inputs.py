@@ -10,7 +10,23 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_max_tokens_per_doc", "check_query", "check_rank_fields", "check_top_n", "document_texts", "returned_document"]
+__all__ = [
+    "NORMALIZE",
+    "TRUNCATION_SIDES",
+    "check_flag",
+    "check_max_tokens_per_doc",
+    "check_max_windows_per_doc",
+    "check_normalize",
+    "check_query",
+    "check_rank_fields",
+    "check_top_n",
+    "check_truncation_side",
+    "document_texts",
+    "returned_document",
+]
+
+NORMALIZE = ("auto", "sigmoid", "softmax", "none")
+TRUNCATION_SIDES = ("right", "left")
 
 
 def _is_int(value: Any) -> bool:
@@ -44,6 +60,43 @@ def check_max_tokens_per_doc(max_tokens_per_doc: Any) -> int:
     if max_tokens_per_doc < 1:
         raise ValueError(f"max_tokens_per_doc must be at least 1, got {max_tokens_per_doc}")
     return int(max_tokens_per_doc)
+
+
+def check_max_windows_per_doc(max_windows_per_doc: Any) -> int | None:
+    """None (every window) or a positive int: the windows of a document that are scored."""
+    if max_windows_per_doc is None:
+        return None
+    if not _is_int(max_windows_per_doc):
+        raise TypeError(f"max_windows_per_doc must be a positive int or None (every window), got {_kind(max_windows_per_doc)}")
+    if max_windows_per_doc < 1:
+        raise ValueError(f"max_windows_per_doc must be at least 1 (or None for every window), got {max_windows_per_doc}")
+    return int(max_windows_per_doc)
+
+
+def check_truncation_side(truncation_side: Any) -> str:
+    """'right' (cut a long document's end, keep its start) or 'left' (keep its end)."""
+    if not isinstance(truncation_side, str):
+        raise TypeError(f"truncation_side must be 'right' or 'left', got {_kind(truncation_side)}")
+    side = truncation_side.lower()
+    if side not in TRUNCATION_SIDES:
+        raise ValueError(
+            f"truncation_side must be 'right' (keep a long document's start) or 'left' (keep its end), got {truncation_side!r}"
+        )
+    return side
+
+
+def check_normalize(normalize: Any) -> str:
+    """One of NORMALIZE: how logits become scores."""
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
+    return str(normalize)
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A bool option such as ``return_documents``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {_kind(value)}")
+    return value
 
 
 def check_rank_fields(rank_fields: Any) -> list[str] | None:
@@ -81,9 +134,7 @@ def _dict_text(doc: Mapping[str, Any], i: int, rank_fields: list[str] | None) ->
         return text
     missing = [f for f in rank_fields if f not in doc]
     if missing:
-        raise ValueError(
-            f"rank_fields names {missing} but documents[{i}] has no such field (keys: {sorted(map(str, doc))[:10]})"
-        )
+        raise ValueError(f"rank_fields names {missing} but documents[{i}] has no such field (keys: {sorted(map(str, doc))[:10]})")
     # YAML-style `key: value` lines, the format Cohere recommends for structured documents.
     return "\n".join(f"{f}: {_field_text(doc[f])}" for f in rank_fields)
 

@@ -19,17 +19,32 @@ from fastrerank import hub, registry
 from fastrerank.hub import ModelNotAvailableError
 from fastrerank.registry import RegistryEntry
 
-__all__ = ["ModelFiles", "ModelNotAvailableError", "PRECISIONS", "max_length_from_config", "model_files", "resolve"]
+__all__ = [
+    "MODEL_FILES",
+    "ModelFiles",
+    "ModelNotAvailableError",
+    "ONNX_FILE",
+    "PRECISIONS",
+    "TOKENIZER_FILES",
+    "check_precision",
+    "max_length_from_config",
+    "model_files",
+    "resolve",
+]
 
 PRECISIONS = ("fp32", "fp16", "int8")
-
-# fastrerank's own exports first, then the names Hub repos commonly use.
+# The ONNX file of each precision in a fastrerank model directory (what `export` writes).
+ONNX_FILE = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
+# fastrerank's own files first, then the names Hub repos commonly use.
 ONNX_NAMES = {
-    "fp32": ("model.onnx", "onnx/model.onnx"),
-    "fp16": ("model_fp16.onnx", "onnx/model_fp16.onnx"),
-    "int8": ("model_int8.onnx", "onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
+    "fp32": (ONNX_FILE["fp32"], "onnx/model.onnx"),
+    "fp16": (ONNX_FILE["fp16"], "onnx/model_fp16.onnx"),
+    "int8": (ONNX_FILE["int8"], "onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
 }
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# Beside the ONNX file, every model directory has these.
+MODEL_FILES = ("config.json", "tokenizer.json")
+# What a transformers tokenizer saves besides tokenizer.json (peers and `export` read them).
+TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 # RoBERTa-style position ids start at padding_idx + 1, so these models can see
@@ -48,14 +63,15 @@ class ModelFiles:
     entry: RegistryEntry | None = None
 
 
-def _check_precision(precision: str) -> None:
+def check_precision(precision: str) -> None:
+    """ValueError unless ``precision`` is one of PRECISIONS."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
 
 
 def model_files(directory: Path, precision: str, *, onnx_name: str | None = None, entry: RegistryEntry | None = None) -> ModelFiles:
     """The files for ``precision`` in ``directory``, with a clear error for what is missing."""
-    _check_precision(precision)
+    check_precision(precision)
     names = (onnx_name,) if onnx_name else ONNX_NAMES[precision]
     onnx = next((directory / n for n in names if (directory / n).is_file()), None)
     if onnx is None:
@@ -81,7 +97,7 @@ def resolve(model: str | os.PathLike[str], precision: str = "fp32", *, allow_dow
     """The files of ``model`` (a directory, or a Hub name) at ``precision``."""
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model must be a model directory or a model name, got {type(model).__name__}")
-    _check_precision(precision)
+    check_precision(precision)
     path = Path(model).expanduser()
     if path.is_dir():
         return model_files(path, precision)
@@ -108,7 +124,7 @@ def resolve(model: str | os.PathLike[str], precision: str = "fp32", *, allow_dow
         )
     candidates = [shipped] if shipped else list(ONNX_NAMES[precision][1:])
     for onnx_name in candidates:
-        snapshot = hub.hub_snapshot(repo, revision, [onnx_name, *hub.BASE_FILES])
+        snapshot = hub.hub_snapshot(repo, revision, [onnx_name, *MODEL_FILES])
         if snapshot is not None:
             return model_files(snapshot, precision, onnx_name=onnx_name, entry=entry)
 
@@ -121,7 +137,7 @@ def resolve(model: str | os.PathLike[str], precision: str = "fp32", *, allow_dow
     if not allow_download or hub.is_offline():
         raise ModelNotAvailableError(not_here)
     try:
-        snapshot = hub.download(repo, [candidates[0], *hub.BASE_FILES, *TOKENIZER_FILES[1:]], revision)
+        snapshot = hub.download(repo, [candidates[0], *MODEL_FILES, *TOKENIZER_FILES], revision)
     except ModelNotAvailableError as e:
         raise ModelNotAvailableError(f"{not_here} Downloading it failed: {str(e).splitlines()[0]}") from e
     return model_files(snapshot, precision, onnx_name=candidates[0], entry=entry)

@@ -4,14 +4,15 @@ packaged as ``fastrerank/registry.json``)."""
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RegistryEntry", "cpu_isa", "default_model", "entries", "lookup"]
+from fastrerank.cpu import cpu_isa
+
+__all__ = ["RegistryEntry", "default_model", "entries", "lookup"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,6 @@ class RegistryEntry:
         if isinstance(choice, dict):
             return choice.get(cpu_isa()) or next(iter(choice.values()), None)
         return choice
-
-    @property
-    def ships_onnx(self) -> bool:
-        """Whether the Hub repo has an fp32 ONNX file (otherwise download exports it)."""
-        return "fp32" in self.onnx
 
 
 def _registry_path() -> Path:
@@ -75,29 +71,3 @@ def lookup(name: str) -> RegistryEntry | None:
 def default_model() -> str:
     """The model ``Reranker()`` and the CLI use when none is named."""
     return str(_load()["default"])
-
-
-@lru_cache(maxsize=1)
-def cpu_isa() -> str:
-    """The best int8 kernel family this CPU runs: avx512_vnni, avx512, avx2 or arm64."""
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64"):
-        return "arm64"
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return "avx2"
-    if "avx512_vnni" in flags or "avx512vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
-
-
-def has_vnni() -> bool:
-    """Whether the CPU has VNNI (int8 dot products); without it int8 needs reduce_range."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_vnni", "avx512vnni", "avx_vnni"))

@@ -3,45 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from fastrerank import _core, inputs, models, tokenization
+from fastrerank.cpu import physical_cores
+from fastrerank.defaults import (
+    DEFAULT_BATCH_OVERHEAD,
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_DEVICE,
+    DEFAULT_MAX_TOKENS_PER_DOC,
+    DEFAULT_NORMALIZE,
+    DEFAULT_PRECISION,
+    DEFAULT_TOKEN_CACHE_BYTES,
+    DEFAULT_TRUNCATION_SIDE,
+)
+from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, DocumentPlan, EncodedRequest, pack, plan_request
 from fastrerank.session import Session, parse_device
 from fastrerank.token_cache import TokenCache
-from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, new_id, search_units
+from fastrerank.types import RerankResponse, Scored, ranked, rerank_response
 
-__all__ = ["NORMALIZE", "Reranker", "Scored"]
+__all__ = ["Reranker", "RerankerStats"]
 
-NORMALIZE = ("auto", "sigmoid", "softmax", "none")
+Documents = Sequence[str] | Sequence[dict[str, Any]]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_S = TypeVar("_S")
 
-# Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
-# big ones (cache-resident activations); on a GPU larger batches keep the device busy.
-DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
-# What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
-# token costs as much as a real one and a call little, so batches pad only where lengths are
-# close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
-DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
-MAX_BATCH_OVERHEAD = 1 << 31  # the core's kMaxBatchOverhead
-# Characters tokenized per call of the tokenizer (bounds its transient memory, ~0.1 GB).
-ENCODE_CHUNK_CHARS = 1 << 20
+
+def _on_worker_thread(method: Callable[Concatenate[_S, _P], _T]) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
+    """``method`` run by ``asyncio.to_thread``: same arguments, awaitable."""
+
+    @functools.wraps(method)
+    async def run(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    return run
 
 
 @dataclass(frozen=True)
-class Scored:
-    """Per-document results of :meth:`Reranker.score_encoded`, in input order."""
+class RerankerStats:
+    """What a Reranker has done since it was made: model calls and the seconds inside them,
+    and its token cache's hits and misses (documents) and size."""
 
-    scores: np.ndarray  # float32 [n_docs]: the best window's normalised score
-    windows: np.ndarray  # int32 [n_docs]: windows (model rows) each document took
-
-    def slice(self, start: int, end: int) -> Scored:
-        """Documents [start, end)."""
-        return Scored(self.scores[start:end], self.windows[start:end])
+    model_calls: int
+    model_seconds: float
+    cache_hits: int
+    cache_misses: int
+    cache_bytes: int
 
 
 class Reranker:
@@ -50,7 +65,7 @@ class Reranker:
     Args:
         model: a model directory holding ``model.onnx`` (or a precision variant),
             ``tokenizer.json`` and ``config.json``; or a Hub name such as
-            ``"cross-encoder/ms-marco-MiniLM-L-6-v2"``, found in fastrerank's export cache or
+            ``"cross-encoder/ms-marco-MiniLM-L6-v2"``, found in fastrerank's export cache or
             the Hugging Face cache, else downloaded (extra ``hub``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when it is there). Asking
             for CUDA where it cannot run raises :class:`~fastrerank.session.DeviceNotAvailableError`;
@@ -71,86 +86,144 @@ class Reranker:
             minimise calls x this + padded tokens (default 64 on CPU); -1 fills every batch to
             the budget (the CUDA default).
 
-    One Reranker may be shared by many threads; their calls run in parallel.
+    Every option is checked before the model is loaded. One Reranker may be shared by many
+    threads; their calls run in parallel.
     """
 
     def __init__(
         self,
         model: str | os.PathLike[str],
         *,
-        device: str = "cpu",
-        precision: str = "fp32",
+        device: str = DEFAULT_DEVICE,
+        precision: str = DEFAULT_PRECISION,
         threads: int | None = None,
         max_length: int | None = None,
         max_batch_tokens: int | None = None,
-        normalize: str = "auto",
-        token_cache_bytes: int = 64 << 20,
+        normalize: str = DEFAULT_NORMALIZE,
+        token_cache_bytes: int = DEFAULT_TOKEN_CACHE_BYTES,
         batch_overhead: int | None = None,
     ) -> None:
-        if normalize not in NORMALIZE:
-            raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
+        self._normalize = inputs.check_normalize(normalize)
         parse_device(device)
-        files = models.resolve(model, precision)
-        self.model_path: Path = files.directory
-        self.precision = precision
-        self.normalize = normalize
-        self._session = Session(files.onnx, device=device, threads=threads)
-        # Tokenization runs before the model, never beside it: it may use the same threads.
-        self._tokenizer = tokenization.load(files.tokenizer, threads=self._session.threads)
-        self._token_cache = TokenCache(token_cache_bytes)
-        self.device: str = self._session.device
-
-        spec = self._tokenizer.pair_template
-        self._template = _core.PairTemplate(
-            prefix=spec.prefix,
-            prefix_types=spec.prefix_types,
-            query_type=spec.query_type,
-            middle=spec.middle,
-            middle_types=spec.middle_types,
-            doc_type=spec.doc_type,
-            suffix=spec.suffix,
-            suffix_types=spec.suffix_types,
+        models.check_precision(precision)
+        threads = _check_optional_int(threads, "threads", 1, "ONNX Runtime threads")
+        max_batch_tokens = _check_optional_int(max_batch_tokens, "max_batch_tokens", 1, "padded tokens per model call")
+        batch_overhead = _check_optional_int(
+            batch_overhead, "batch_overhead", None, "padded tokens per model call", most=_core.MAX_BATCH_OVERHEAD
         )
+        max_length = _check_optional_int(max_length, "max_length", 1, "tokens")
+        self._token_cache = TokenCache(token_cache_bytes)
+        self._threads = threads or physical_cores()
+
+        files = models.resolve(model, precision)
+        self._model_path: Path = files.directory
+        self._precision = precision
+        # Tokenization runs before the model, never beside it: it may use the same threads.
+        self._tokenizer = tokenization.load(files.tokenizer, threads=self._threads)
+        self._template = self._tokenizer.pair_template
         window = models.max_length_from_config(files.config)
         if files.entry is not None:
             window = min(window or files.entry.max_length, files.entry.max_length)
-        self.max_length = _check_max_length(max_length, window, len(spec.prefix) + len(spec.middle) + len(spec.suffix))
-        if max_batch_tokens is None:
-            max_batch_tokens = DEFAULT_BATCH_TOKENS[self.device]
-        elif isinstance(max_batch_tokens, bool) or not isinstance(max_batch_tokens, int):
-            raise TypeError(f"max_batch_tokens must be an int or None, got {type(max_batch_tokens).__name__}")
-        elif max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
-        self.max_batch_tokens: int = max_batch_tokens
-        if batch_overhead is None:
-            batch_overhead = DEFAULT_BATCH_OVERHEAD[self.device]
-        elif isinstance(batch_overhead, bool) or not isinstance(batch_overhead, int):
-            raise TypeError(f"batch_overhead must be an int or None, got {type(batch_overhead).__name__}")
-        elif batch_overhead > MAX_BATCH_OVERHEAD:
-            raise ValueError(f"batch_overhead must be at most {MAX_BATCH_OVERHEAD} (padded tokens per model call), got {batch_overhead}")
-        self.batch_overhead: int = batch_overhead
+        self._max_length = _check_max_length(max_length, window, self._template.special_tokens)
+
+        self._session = Session(files.onnx, device=device, threads=self._threads)
+        self._device: str = self._session.device
+        self._max_batch_tokens: int = max_batch_tokens or DEFAULT_BATCH_TOKENS[self._device]
+        self._batch_overhead: int = DEFAULT_BATCH_OVERHEAD[self._device] if batch_overhead is None else batch_overhead
         if normalize == "softmax" and self._session.num_logits == 1:
-            raise ValueError("normalize='softmax' needs a model with two logits (negative, positive); this one gives one: use 'sigmoid' or 'none'")
+            raise ValueError(
+                "normalize='softmax' needs a model with two logits (negative, positive); this one gives one: use 'sigmoid' or 'none'"
+            )
+
+    # ---- what it is ----------------------------------------------------------------------------
+
+    @property
+    def model_path(self) -> Path:
+        """The model directory."""
+        return self._model_path
+
+    @property
+    def model_file(self) -> Path:
+        """The ONNX file that runs (``model.onnx``, ``model_int8.onnx``, ...)."""
+        return self._session.model_path
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``"cpu"`` or ``"cuda"`` (``device="auto"`` tells here which)."""
+        return self._device
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"``, ``"int8"`` or ``"fp16"``."""
+        return self._precision
 
     @property
     def threads(self) -> int:
         """ONNX Runtime intra-op threads of this Reranker."""
-        return self._session.threads
+        return self._threads
+
+    @property
+    def max_length(self) -> int:
+        """The model window in tokens, special tokens included."""
+        return self._max_length
+
+    @property
+    def max_batch_tokens(self) -> int:
+        """Padded tokens per model call."""
+        return self._max_batch_tokens
+
+    @property
+    def batch_overhead(self) -> int:
+        """What one more model call costs, in padded tokens (-1: fill every batch)."""
+        return self._batch_overhead
+
+    @property
+    def normalize(self) -> str:
+        """How logits become scores."""
+        return self._normalize
+
+    @property
+    def num_logits(self) -> int | None:
+        """Logits the model gives per pair (1 or 2; None until known for a symbolic shape)."""
+        return self._session.num_logits
+
+    @property
+    def has_token_type_ids(self) -> bool:
+        """Whether the model reads token_type_ids (BERT does, XLM-R does not)."""
+        return self._session.has_token_type_ids
+
+    @property
+    def template(self) -> _core.PairTemplate:
+        """The pair template read from the tokenizer: where the special tokens go."""
+        return self._template
 
     @property
     def tokenizer(self) -> tokenization.Tokenizer:
         """The model's tokenizer (ids without special tokens; see :mod:`fastrerank.tokenization`)."""
         return self._tokenizer
 
+    def stats(self) -> RerankerStats:
+        """Model calls and seconds so far, and the token cache's counts."""
+        cache = self._token_cache
+        return RerankerStats(self._session.run_calls, self._session.run_seconds, cache.hits, cache.misses, cache.bytes)
+
+    def clear_token_cache(self) -> None:
+        """Forgets every cached document's token ids."""
+        self._token_cache.clear()
+
+    # ---- ranking -------------------------------------------------------------------------------
+
     def rerank(
         self,
         query: str,
-        documents: Sequence[str] | Sequence[dict[str, Any]],
+        documents: Documents,
         top_n: int | None = None,
-        max_tokens_per_doc: int = 4096,
+        max_tokens_per_doc: int = DEFAULT_MAX_TOKENS_PER_DOC,
         *,
         rank_fields: Sequence[str] | None = None,
         return_documents: bool = False,
+        max_windows_per_doc: int | None = None,
+        truncation_side: str = DEFAULT_TRUNCATION_SIDE,
     ) -> RerankResponse:
         """Ranks ``documents`` by relevance to ``query``, highest first.
 
@@ -163,6 +236,10 @@ class Reranker:
                 that fit the model with the query; its score is the best window's.
             rank_fields: for dict documents, the fields to rank on, in order.
             return_documents: add ``document`` (``{"text": ...}``, or the dict) to each result.
+            max_windows_per_doc: score at most this many windows of each document (Cohere v1's
+                ``max_chunks_per_doc``); None scores every window.
+            truncation_side: which end of a document is cut: ``"right"`` keeps its start (the
+                default), ``"left"`` its end (TEI's ``truncation_direction``).
 
         Returns:
             A :class:`RerankResponse`; ``.to_dict()`` is the Cohere v2 JSON.
@@ -170,177 +247,166 @@ class Reranker:
         Raises:
             TypeError, ValueError: a bad argument, named in the message.
         """
-        query = inputs.check_query(query)
-        texts = inputs.document_texts(documents, rank_fields)
-        n = inputs.check_top_n(top_n)
-        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
-        if not isinstance(return_documents, bool):
-            raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
+        return self._rank(
+            [(query, documents)], top_n, max_tokens_per_doc, rank_fields, return_documents, max_windows_per_doc, truncation_side, False
+        )[0]
 
-        query_ids, query_offsets = self._tokenizer.encode_ragged([query])  # one short text: the cache costs more than it saves
-        doc_ids, doc_offsets = self.encode(texts)
-        scored = self.score_encoded(query_ids, query_offsets, doc_ids, doc_offsets, None, max_tokens_per_doc=max_tokens)
-        return self._response(scored, n, documents if return_documents else None)
+    arerank = _on_worker_thread(rerank)
+    arerank.__doc__ = """:meth:`rerank` on a worker thread, so the event loop keeps running (same arguments)."""
 
     def rerank_many(
         self,
-        requests: Sequence[tuple[str, Sequence[str] | Sequence[dict[str, Any]]]],
-        top_n: int | None = None,
-        max_tokens_per_doc: int = 4096,
+        requests: Sequence[tuple[str, Documents]],
+        top_n: int | None | Sequence[int | None] = None,
+        max_tokens_per_doc: int | Sequence[int] = DEFAULT_MAX_TOKENS_PER_DOC,
         *,
         rank_fields: Sequence[str] | None = None,
         return_documents: bool = False,
+        max_windows_per_doc: int | None | Sequence[int | None] = None,
+        truncation_side: str = DEFAULT_TRUNCATION_SIDE,
     ) -> list[RerankResponse]:
         """Ranks several (query, documents) requests in one pass: all their pairs are packed
         together, so short requests fill each other's batches. Same arguments and checks as
-        :meth:`rerank`, applied to every request; returns one response per request, in order."""
+        :meth:`rerank`, applied to every request; ``top_n``, ``max_tokens_per_doc`` and
+        ``max_windows_per_doc`` may also be lists with one value per request. Returns one
+        response per request, in order."""
         if isinstance(requests, (str, bytes)) or not isinstance(requests, Sequence):
             raise TypeError(f"requests must be a list of (query, documents) pairs, got {type(requests).__name__}")
-        n = inputs.check_top_n(top_n)
-        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
-        if not isinstance(return_documents, bool):
-            raise TypeError(f"return_documents must be a bool, got {type(return_documents).__name__}")
-        queries: list[str] = []
-        texts: list[str] = []
-        doc_query: list[int] = []
+        return self._rank(requests, top_n, max_tokens_per_doc, rank_fields, return_documents, max_windows_per_doc, truncation_side, True)
+
+    def _rank(
+        self,
+        requests: Sequence[tuple[str, Documents]],
+        top_n: Any,
+        max_tokens_per_doc: Any,
+        rank_fields: Sequence[str] | None,
+        return_documents: bool,
+        max_windows_per_doc: Any,
+        truncation_side: str,
+        name_requests: bool,
+    ) -> list[RerankResponse]:
+        """rerank_many's work; ``name_requests``: say which request a bad value is in."""
+        n = len(requests)
+        cuts = [inputs.check_top_n(t) for t in _each(top_n, n, "top_n")]
+        keeps = _each(max_tokens_per_doc, n, "max_tokens_per_doc")
+        caps = _each(max_windows_per_doc, n, "max_windows_per_doc")
+        limits = [DocumentLimits(k, w, truncation_side) for k, w in zip(keeps, caps)]
+        inputs.check_flag(return_documents, "return_documents")
+        encoded = []
         for i, request in enumerate(requests):
             if not isinstance(request, (tuple, list)) or len(request) != 2:
                 raise TypeError(f"requests[{i}] must be a (query, documents) pair")
             try:
-                queries.append(inputs.check_query(request[0]))
-                request_texts = inputs.document_texts(request[1], rank_fields)
+                query = inputs.check_query(request[0])
+                texts = inputs.document_texts(request[1], rank_fields)
             except (TypeError, ValueError) as e:
-                raise type(e)(f"requests[{i}]: {e}") from e
-            texts.extend(request_texts)
-            doc_query.extend([i] * len(request_texts))
-        query_ids, query_offsets = self.encode(queries)
-        doc_ids, doc_offsets = self.encode(texts)
-        scored = self.score_encoded(
-            query_ids, query_offsets, doc_ids, doc_offsets, np.asarray(doc_query, dtype=np.int32), max_tokens_per_doc=max_tokens
-        )
-        out = []
-        start = 0
-        for request in requests:
-            end = start + len(request[1])
-            out.append(self._response(scored.slice(start, end), n, request[1] if return_documents else None))
-            start = end
-        return out
+                raise type(e)(f"requests[{i}]: {e}" if name_requests else str(e)) from e
+            encoded.append(self._encode(query, texts, limits[i]))
+        scored = self.score_encoded(encoded)
+        return [self._response(s, cut, r[1] if return_documents else None) for s, cut, r in zip(scored, cuts, requests)]
+
+    @staticmethod
+    def _response(scored: Scored, top_n: int, documents: Sequence[Any] | None) -> RerankResponse:
+        if documents is None:
+            return rerank_response(ranked(scored, top_n))
+        return rerank_response(ranked(scored, top_n), lambda i: inputs.returned_document(documents[i]))
+
+    # ---- the pair-level seam (fastrerank.engine.Engine) ----------------------------------------
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of ``texts`` without special tokens, for :meth:`score_encoded`: one flat
-        int32 array and int64 offsets (``len(texts) + 1`` entries)."""
-        return self._token_cache.encode_ragged(texts, self._encode_in_chunks)
+        """Token ids of ``texts`` without special tokens: one flat int32 array and int64
+        offsets (``len(texts) + 1`` entries). Documents seen before come from the token cache."""
+        return self._token_cache.encode_ragged(texts, self._tokenizer.encode_ragged)
 
-    def _encode_in_chunks(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The tokenizer on at most ENCODE_CHUNK_CHARS characters at a time: its per-token
-        objects for a thousand 4,096-token documents would otherwise take ~0.5 GB at once."""
-        chunks: list[list[str]] = [[]]
-        size = 0
-        for t in texts:
-            if size + len(t) > ENCODE_CHUNK_CHARS and chunks[-1]:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(t)
-            size += len(t)
-        if len(chunks) == 1:
-            return self._tokenizer.encode_ragged(chunks[0])
-        parts = [self._tokenizer.encode_ragged(c) for c in chunks]
-        flat = np.concatenate([p[0] for p in parts])
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(np.concatenate([np.diff(p[1]) for p in parts]), out=offsets[1:])
-        return flat, offsets
+    def encode_request(self, query: str, documents: Sequence[str], limits: DocumentLimits = DEFAULT_LIMITS) -> EncodedRequest:
+        """``query`` and the texts of ``documents`` as token ids, with ``limits`` on how much
+        of each document is kept, for :meth:`plan` and :meth:`score_encoded`."""
+        return self._encode(inputs.check_query(query), inputs.document_texts(documents), limits)
 
-    def score_encoded(
-        self,
-        query_ids: np.ndarray,
-        query_offsets: np.ndarray,
-        doc_ids: np.ndarray,
-        doc_offsets: np.ndarray,
-        doc_query: np.ndarray | None,
-        *,
-        max_tokens_per_doc: int = 4096,
-        normalize: str | None = None,
-    ) -> Scored:
-        """The pair-level entry point: scores already-encoded documents against already-encoded
-        queries (see :meth:`encode`). ``doc_query[d]`` is the query of document ``d`` (None: all
-        query 0). All pairs are packed together into token-budget batches. Returns every
-        document's score (max over its windows) and window count, in input order.
-        ``normalize`` overrides the Reranker's for this call (e.g. ``"none"`` for raw logits)."""
-        max_tokens = inputs.check_max_tokens_per_doc(max_tokens_per_doc)
-        if normalize is not None and normalize not in NORMALIZE:
-            raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
-        n_docs = len(doc_offsets) - 1
-        packed = _core.pack(
-            query_ids,
-            doc_ids,
-            doc_offsets,
+    def _encode(self, query: str, texts: list[str], limits: DocumentLimits) -> EncodedRequest:
+        # queries rarely repeat: the cache would cost more than it saves
+        query_ids, _ = self._tokenizer.encode_ragged([query])
+        doc_ids, doc_offsets = self.encode(texts)
+        return EncodedRequest(query_ids, doc_ids, doc_offsets, limits)
+
+    def plan(self, request: EncodedRequest) -> DocumentPlan:
+        """What every document of ``request`` becomes under the core's packing rules, without
+        building a row: windows, longest row and tokens per document (see
+        :class:`~fastrerank.engine.DocumentPlan`)."""
+        return plan_request(request, self._template, self._max_length)
+
+    def score_encoded(self, requests: Sequence[EncodedRequest], *, normalize: str | None = None) -> list[Scored]:
+        """The pair-level entry point: scores already-encoded requests (see
+        :meth:`encode_request`), all their pairs packed together into token-budget batches.
+        Returns, per request, every document's score (max over its windows) and window count,
+        in input order. ``normalize`` overrides the Reranker's for this call (e.g. ``"none"``
+        for raw logits)."""
+        how = self._normalize if normalize is None else inputs.check_normalize(normalize)
+        if not requests:
+            return []
+        packed = pack(
+            requests,
             self._template,
-            max_length=self.max_length,
-            max_tokens_per_doc=max_tokens,
-            max_batch_tokens=self.max_batch_tokens,
+            max_length=self._max_length,
+            max_batch_tokens=self._max_batch_tokens,
             pad_id=self._tokenizer.pad_id,
             token_type_ids=self._session.has_token_type_ids,
-            query_offsets=query_offsets,
-            doc_query=doc_query,
-            batch_overhead=self.batch_overhead,
+            batch_overhead=self._batch_overhead,
         )
         logits, row_docs = [], []
         for b in range(len(packed)):
             input_ids, attention_mask, token_type_ids, rows = packed.batch(b)
             logits.append(self._session.run(input_ids, attention_mask, token_type_ids))
             row_docs.append(rows)
-        scores = _core.scatter_max(logits, row_docs, n_docs, normalize or self.normalize)
-        return Scored(scores=scores, windows=np.array(packed.windows_per_doc))
-
-    def _response(self, scored: Scored, top_n: int, documents: Sequence[Any] | None) -> RerankResponse:
-        indices, scores = _core.top_n(scored.scores, top_n)
-        pairs = zip(indices.tolist(), scores.tolist())
-        # positional arguments: this runs once per document, and keywords cost a third more
-        if documents is None:
-            results = [RerankResult(i, s) for i, s in pairs]
-        else:
-            results = [RerankResult(i, s, inputs.returned_document(documents[i])) for i, s in pairs]
-        units = search_units(int(scored.windows.sum()))
-        meta = Meta(api_version=ApiVersion(), billed_units=BilledUnits(search_units=units))
-        return RerankResponse(results=results, id=new_id(), meta=meta)
-
-    async def arerank(
-        self,
-        query: str,
-        documents: Sequence[str] | Sequence[dict[str, Any]],
-        top_n: int | None = None,
-        max_tokens_per_doc: int = 4096,
-        *,
-        rank_fields: Sequence[str] | None = None,
-        return_documents: bool = False,
-    ) -> RerankResponse:
-        """:meth:`rerank` on a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(
-            self.rerank,
-            query,
-            documents,
-            top_n,
-            max_tokens_per_doc,
-            rank_fields=rank_fields,
-            return_documents=return_documents,
-        )
+        scores = _core.scatter_max(logits, row_docs, sum(r.n_docs for r in requests), how)
+        windows = np.array(packed.windows_per_doc)  # a copy: the plan (and the ids it holds) can go
+        out = []
+        start = 0
+        for r in requests:
+            end = start + r.n_docs
+            out.append(Scored(scores[start:end], windows[start:end]))
+            start = end
+        return out
 
     def __repr__(self) -> str:
         return (
-            f"Reranker({str(self.model_path)!r}, device={self.device!r}, precision={self.precision!r}, "
-            f"threads={self.threads}, max_length={self.max_length}, max_batch_tokens={self.max_batch_tokens}, "
-            f"batch_overhead={self.batch_overhead}, "
-            f"normalize={self.normalize!r})"
+            f"Reranker({str(self._model_path)!r}, device={self._device!r}, precision={self._precision!r}, "
+            f"threads={self._threads}, max_length={self._max_length}, max_batch_tokens={self._max_batch_tokens}, "
+            f"batch_overhead={self._batch_overhead}, normalize={self._normalize!r})"
         )
 
 
-def _check_max_length(max_length: Any, window: int | None, special: int) -> int:
+def _each(value: Any, n: int, name: str) -> list[Any]:
+    """One value per request: ``value`` for all, or a list of ``n``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name} has {len(value)} values for {n} requests; give one per request, or one for all")
+        return list(value)
+    return [value] * n
+
+
+def _check_optional_int(value: Any, name: str, least: int | None, unit: str, *, most: int | None = None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be at least {least} ({unit}), got {value}")
+    if most is not None and value > most:
+        raise ValueError(f"{name} must be at most {most} ({unit}), got {value}")
+    return value
+
+
+def _check_max_length(max_length: int | None, window: int | None, special: int) -> int:
     if max_length is None:
-        return window if window is not None else 512
-    if isinstance(max_length, bool) or not isinstance(max_length, int):
-        raise TypeError(f"max_length must be an int or None, got {type(max_length).__name__}")
+        if window is None:
+            raise ValueError("config.json has no max_position_embeddings, so the model window is unknown; pass max_length=...")
+        return window
     if max_length < special + 2:
-        raise ValueError(f"max_length must be at least {special + 2} (the template's {special} special tokens, one query and one document token), got {max_length}")
+        raise ValueError(
+            f"max_length must be at least {special + 2} (the template's {special} special tokens, "
+            f"one query and one document token), got {max_length}"
+        )
     if window is not None and max_length > window:
         raise ValueError(f"max_length {max_length} is more than the model can see ({window} tokens, from config.json)")
     return max_length

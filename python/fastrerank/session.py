@@ -7,7 +7,6 @@ float32 logits [rows, 1 | 2]. Nothing else in the package imports onnxruntime.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DeviceNotAvailableError", "Session", "physical_cores"]
+from fastrerank.cpu import physical_cores
+
+__all__ = ["DeviceNotAvailableError", "Session", "parse_device"]
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -28,22 +29,6 @@ GPU_INSTALL_HINT = (
 
 class DeviceNotAvailableError(RuntimeError):
     """The requested device cannot run the model here (no CUDA build, no GPU, missing libraries)."""
-
-
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyper-threads counted once)."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return max(1, (os.cpu_count() or 2) // 2)
-    cores = set()
-    for cpu in cpus:
-        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add((topo.joinpath("physical_package_id").read_text().strip(), topo.joinpath("core_id").read_text().strip()))
-        except OSError:
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
 
 
 def parse_device(device: str) -> tuple[str, int]:
@@ -122,8 +107,7 @@ class Session:
         self.num_logits: int | None = 1 if len(output.shape) == 1 else output.shape[1] if isinstance(output.shape[1], int) else None
         if self.num_logits not in (None, 1, 2):
             raise ValueError(
-                f"{self.model_path} outputs {self.num_logits} logits per pair; a reranker gives 1 (a score) "
-                "or 2 (negative, positive)"
+                f"{self.model_path} outputs {self.num_logits} logits per pair; a reranker gives 1 (a score) or 2 (negative, positive)"
             )
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None) -> np.ndarray:
@@ -154,4 +138,3 @@ class Session:
         binding.bind_output(self.output_name, "cuda", self.device_id)
         self._session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
-

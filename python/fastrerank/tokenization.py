@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from fastrerank.session import physical_cores
+from fastrerank import _core
+from fastrerank.cpu import physical_cores
 
-__all__ = ["FallbackStats", "PairTemplateSpec", "TOKENIZERS_TESTED", "Tokenizer", "load", "tokenizers_version_tested"]
+__all__ = ["ENCODE_CHUNK_CHARS", "FallbackStats", "TOKENIZERS_TESTED", "Tokenizer", "load", "tokenizers_version_tested"]
 
 # The `tokenizers` releases the fast path was checked against, [low, high): the fast path copies
 # their behaviour, so it only switches on for these. The differential tests passed on 0.20.0,
@@ -33,6 +34,11 @@ TOKENIZERS_TESTED = ((0, 20), (0, 24))
 
 # Non-ASCII spans whose ids the fast path remembers (then it forgets them all and starts over).
 SPAN_CACHE_SIZE = 1 << 16
+
+# Characters `tokenizers` is given per call: bounds its transient memory (its per-token objects
+# for a thousand 4,096-token documents would otherwise take ~0.5 GB at once). The fast path
+# makes no per-token objects and needs no such bound.
+ENCODE_CHUNK_CHARS = 1 << 20
 
 # Set to 0 to turn the fast path off everywhere (e.g. to rule it out when chasing a difference).
 FAST_PATH_ENV = "FASTRERANK_FAST_TOKENIZER"
@@ -55,31 +61,15 @@ class FallbackStats:
         return self.fallback_tokens / self.tokens if self.tokens else 0.0
 
 
-@dataclass(frozen=True)
-class PairTemplateSpec:
-    """prefix + query + middle + document + suffix, with a type id for every special token and
-    one for each text: the model's pair template as plain data."""
+@dataclass
+class _Counts:
+    """FallbackStats' fields while they are counted."""
 
-    prefix: tuple[int, ...]
-    prefix_types: tuple[int, ...]
-    query_type: int
-    middle: tuple[int, ...]
-    middle_types: tuple[int, ...]
-    doc_type: int
-    suffix: tuple[int, ...]
-    suffix_types: tuple[int, ...]
-
-    def apply(self, query: list[int], doc: list[int]) -> tuple[list[int], list[int]]:
-        """(ids, type ids) of one row: the plain-Python statement of the template."""
-        ids = [*self.prefix, *query, *self.middle, *doc, *self.suffix]
-        types = [
-            *self.prefix_types,
-            *[self.query_type] * len(query),
-            *self.middle_types,
-            *[self.doc_type] * len(doc),
-            *self.suffix_types,
-        ]
-        return ids, types
+    texts: int = 0
+    tokens: int = 0
+    fallback_texts: int = 0
+    fallback_tokens: int = 0
+    tokenized_spans: int = 0
 
 
 class Tokenizer:
@@ -106,15 +96,17 @@ class Tokenizer:
         self._tok.no_truncation()
         self._tok.no_padding()
         self._config: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        self.pair_template = _pair_template(self._config, self._tok)
+        self.pair_template: _core.PairTemplate = _pair_template(self._config, self._tok)
         self.pad_id = _pad_id(self._config, self._tok)
         _check_template(self._tok, self.pair_template)
 
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+            raise TypeError(f"threads must be an int or None, got {type(threads).__name__}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.threads: int = threads or min(physical_cores(), 8)
         self._lock = threading.Lock()
-        self._counts = [0, 0, 0, 0, 0]  # texts, tokens, fallback texts, fallback tokens, tokenized spans
+        self._counts = _Counts()
         self._span_ids: dict[str, list[int]] = {}
         self._native: Any = None
         if fast is None:
@@ -134,7 +126,7 @@ class Tokenizer:
                     )
                     self._native = None
                     self.fast_path_reason = f"the load-time self-check failed on {mismatch!r}"
-                self._counts = [0, 0, 0, 0, 0]
+                self._counts = _Counts()
                 self._span_ids.clear()
 
     @property
@@ -153,11 +145,35 @@ class Tokenizer:
     def encode_ragged(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of every text as one flat int32 array plus int64 offsets (n + 1): text i is
         ``ids[offsets[i]:offsets[i + 1]]``. The engine's path: on the fast path the arrays are
-        the core's own buffers (no copy)."""
+        the core's own buffers (no copy); through `tokenizers`, at most ENCODE_CHUNK_CHARS
+        characters are tokenized at a time."""
         if self._native is not None:
             ids, offsets, _ = self._encode_native(texts, offsets=False)
             return ids, offsets
-        lists = self.encode_ids(texts)
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
+            if size + len(t) > ENCODE_CHUNK_CHARS and chunks[-1]:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(t)
+            size += len(t)
+        parts = [self._encode_slow(c) for c in chunks]
+        if len(parts) == 1:
+            return parts[0]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        at = base = 0
+        for ids, bounds in parts:
+            n = len(bounds) - 1
+            offsets[at + 1 : at + n + 1] = bounds[1:] + base
+            at += n
+            base += len(ids)
+        return np.concatenate([ids for ids, _ in parts]), offsets
+
+    def _encode_slow(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        lists = [e.ids for e in self._tok.encode_batch_fast(texts, add_special_tokens=False)]
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in lists], out=offsets[1:])
         flat = np.fromiter((t for x in lists for t in x), dtype=np.int32, count=int(offsets[-1]))
@@ -178,7 +194,7 @@ class Tokenizer:
         """Texts and tokens through the fast path so far, and how many of those tokens came from
         `tokenizers` (non-ASCII chunks). All zero when the fast path is off."""
         with self._lock:
-            return FallbackStats(*self._counts)
+            return FallbackStats(**vars(self._counts))
 
     def _encode_native(self, texts: list[str], *, offsets: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(ids, offsets, character spans or None) through the fast path: C++ on ASCII chunks,
@@ -196,10 +212,10 @@ class Tokenizer:
             result = batch.finish(self._fallback_ids(spans))
         with self._lock:
             c = self._counts
-            c[0] += len(texts)
-            c[1] += len(result[0])
-            c[2] += len(spans)
-            c[3] += batch.fallback_tokens
+            c.texts += len(texts)
+            c.tokens += len(result[0])
+            c.fallback_texts += len(spans)
+            c.fallback_tokens += batch.fallback_tokens
         return result
 
     def _fallback_ids(self, spans: list[str]) -> list[list[int]]:
@@ -222,7 +238,7 @@ class Tokenizer:
                 cache.clear()
             cache.update(fresh)
             with self._lock:
-                self._counts[4] += len(missing)
+                self._counts.tokenized_spans += len(missing)
         return [found[span] for span in spans]
 
     def _self_check(self) -> str | None:
@@ -236,11 +252,6 @@ class Tokenizer:
             if w.ids != i or w.offsets != o:
                 return text
         return None
-
-    def encode_pair_reference(self, query: str, doc: str) -> tuple[list[int], list[int]]:
-        """(ids, type ids) of a pair as `tokenizers` builds it with special tokens; for checks."""
-        e = self._tok.encode(query, doc, add_special_tokens=True)
-        return e.ids, e.type_ids
 
 
 def load(path: str | Path, *, fast: bool | None = None, threads: int | None = None) -> Tokenizer:
@@ -301,9 +312,11 @@ def _fast_path_options(config: dict[str, Any], tok: Any) -> tuple[dict[str, Any]
     normalizer = _single(config.get("normalizer"), "normalizers")
     if not isinstance(normalizer, dict) or normalizer.get("type") != "BertNormalizer":
         return None, f"the normalizer is {_describe(normalizer)}, not BertNormalizer"
-    if set(normalizer) != _BERT_NORMALIZER_KEYS or not all(
-        isinstance(normalizer[k], bool) for k in ("clean_text", "handle_chinese_chars", "lowercase")
-    ) or normalizer["strip_accents"] not in (None, True, False):
+    if (
+        set(normalizer) != _BERT_NORMALIZER_KEYS
+        or not all(isinstance(normalizer[k], bool) for k in ("clean_text", "handle_chinese_chars", "lowercase"))
+        or normalizer["strip_accents"] not in (None, True, False)
+    ):
         return None, f"the BertNormalizer has settings the fast path does not know: {normalizer}"
     pre = _single(config.get("pre_tokenizer"), "pretokenizers")
     if pre != {"type": "BertPreTokenizer"}:
@@ -365,7 +378,7 @@ def _probe_texts(config: dict[str, Any]) -> list[str]:
     pieces = sorted(model["vocab"], key=lambda t: model["vocab"][t])
     prefix = model["continuing_subword_prefix"]
     ascii_words = [p for p in pieces if p.isascii() and p.isalnum()]
-    continuations = [p[len(prefix):] for p in pieces if prefix and p.startswith(prefix) and p[len(prefix):].isascii()]
+    continuations = [p[len(prefix) :] for p in pieces if prefix and p.startswith(prefix) and p[len(prefix) :].isascii()]
     step = max(1, len(ascii_words) // 40)
     words = ascii_words[::step][:40]
     glued = ["".join(words[i : i + 3]) + "".join(continuations[i : i + 2]) for i in range(0, len(words), 3)]
@@ -375,7 +388,7 @@ def _probe_texts(config: dict[str, Any]) -> list[str]:
     probes = [
         "",
         "   ",
-        "Hello, World!! What's up? (fine) -- [ok] {x} <y> a/b\\c @me #tag $5 100% ^_^ `q` ~z |p| \"s\" ;:",
+        'Hello, World!! What\'s up? (fine) -- [ok] {x} <y> a/b\\c @me #tag $5 100% ^_^ `q` ~z |p| "s" ;:',
         "The QUICK brown Fox: 3.14159, 1,000,000 and 2026-11-23T19:02:17Z.",
         " ".join(words),
         " ".join(glued),
@@ -383,7 +396,7 @@ def _probe_texts(config: dict[str, Any]) -> list[str]:
         "tab\tnew\nline\rreturn\x0bvt\x0cff\x00nul\x01soh\x1fus\x1cfs\x7fdel end",
         "a\x0bb c\x0cd \x0b\x0c \x01 \x7f",
         "caf\u00e9 na\u00efve CAF\u00c9 \u00fcber stra\u00dfe \u6771\u4eac is big \u041c\u043e\u0441\u043a\u0432\u0430, ok.",
-        "emoji \U0001F600\U0001F44D\U0001F3FD x \u2014 \u201cquoted\u201d \u00a0nbsp\u3000ideo \u0085nel",
+        "emoji \U0001f600\U0001f44d\U0001f3fd x \u2014 \u201cquoted\u201d \u00a0nbsp\u3000ideo \u0085nel",
     ]
     if max_chars <= 10_000:  # words at the length limit, and one past it
         probes += [
@@ -404,7 +417,23 @@ def _special_ids(tok: Any, name: str) -> list[int]:
     return [token_id]
 
 
-def _from_template_processing(proc: dict[str, Any]) -> PairTemplateSpec:
+def _template(parts: list[list[tuple[int, int]]], query_type: int, doc_type: int) -> _core.PairTemplate:
+    """The core's PairTemplate from (id, type) lists before, between and after the texts."""
+    ids = [[i for i, _ in p] for p in parts]
+    types = [[t for _, t in p] for p in parts]
+    return _core.PairTemplate(
+        prefix=ids[0],
+        prefix_types=types[0],
+        query_type=query_type,
+        middle=ids[1],
+        middle_types=types[1],
+        doc_type=doc_type,
+        suffix=ids[2],
+        suffix_types=types[2],
+    )
+
+
+def _from_template_processing(proc: dict[str, Any]) -> _core.PairTemplate:
     specials = {k: list(v["ids"]) for k, v in proc.get("special_tokens", {}).items()}
     parts: list[list[tuple[int, int]]] = [[], [], []]  # before A, between A and B, after B
     seen: list[str] = []
@@ -422,19 +451,10 @@ def _from_template_processing(proc: dict[str, Any]) -> PairTemplateSpec:
             parts[len(seen)].extend((i, int(token["type_id"])) for i in ids)
     if seen != ["A", "B"]:
         raise ValueError(f"pair template orders its sequences as {seen}; only A then B is supported")
-    return PairTemplateSpec(
-        prefix=tuple(i for i, _ in parts[0]),
-        prefix_types=tuple(t for _, t in parts[0]),
-        query_type=type_of["A"],
-        middle=tuple(i for i, _ in parts[1]),
-        middle_types=tuple(t for _, t in parts[1]),
-        doc_type=type_of["B"],
-        suffix=tuple(i for i, _ in parts[2]),
-        suffix_types=tuple(t for _, t in parts[2]),
-    )
+    return _template(parts, type_of["A"], type_of["B"])
 
 
-def _pair_template(config: dict[str, Any], tok: Any) -> PairTemplateSpec:
+def _pair_template(config: dict[str, Any], tok: Any) -> _core.PairTemplate:
     proc = config.get("post_processor")
     if proc is None:
         raise ValueError(
@@ -450,11 +470,11 @@ def _pair_template(config: dict[str, Any], tok: Any) -> PairTemplateSpec:
     if kind == "TemplateProcessing":
         return _from_template_processing(proc)
     if kind == "BertProcessing":
-        cls_, sep = [proc["cls"][1]], [proc["sep"][1]]
-        return PairTemplateSpec(tuple(cls_), (0,), 0, tuple(sep), (0,), 1, tuple(sep), (1,))
+        cls_, sep = proc["cls"][1], proc["sep"][1]
+        return _template([[(cls_, 0)], [(sep, 0)], [(sep, 1)]], 0, 1)
     if kind == "RobertaProcessing":
         cls_, sep = proc["cls"][1], proc["sep"][1]
-        return PairTemplateSpec((cls_,), (0,), 0, (sep, sep), (0, 0), 0, (sep,), (0,))
+        return _template([[(cls_, 0)], [(sep, 0), (sep, 0)], [(sep, 0)]], 0, 0)
     raise ValueError(f"unsupported post-processor {kind!r} in tokenizer.json")
 
 
@@ -469,13 +489,20 @@ def _pad_id(config: dict[str, Any], tok: Any) -> int:
     return 0  # masked out by attention_mask; the value does not change the scores
 
 
-def _check_template(tok: Any, spec: PairTemplateSpec) -> None:
+def _apply(t: _core.PairTemplate, query: list[int], doc: list[int]) -> tuple[list[int], list[int]]:
+    """(ids, type ids) of one row under template ``t``: the plain-Python statement of it."""
+    ids = [*t.prefix, *query, *t.middle, *doc, *t.suffix]
+    types = [*t.prefix_types, *[t.query_type] * len(query), *t.middle_types, *[t.doc_type] * len(doc), *t.suffix_types]
+    return ids, types
+
+
+def _check_template(tok: Any, spec: _core.PairTemplate) -> None:
     """The parsed template must rebuild exactly what `tokenizers` builds for a pair."""
     query, doc = "what is a probe?", "A probe checks the pair template."
     q = tok.encode(query, add_special_tokens=False).ids
     d = tok.encode(doc, add_special_tokens=False).ids
     want = tok.encode(query, doc, add_special_tokens=True)
-    ids, types = spec.apply(q, d)
+    ids, types = _apply(spec, q, d)
     if ids != want.ids or types != want.type_ids:
         raise ValueError(
             "the pair template read from tokenizer.json does not reproduce the tokenizer's own "

@@ -1,17 +1,24 @@
-// Pair packing: query + documents -> length-sorted, token-budget batches of model inputs.
+// Pair packing: queries + documents -> length-sorted, token-budget batches of model inputs.
 //
-// Packing is split in two: plan_pack() decides every row and batch (cheap, no token copies),
-// fill_batch() writes one batch's padded arrays. Callers materialise one batch at a time, so
-// a thousand 4,096-token documents never hold all their padded inputs in memory at once.
+// Packing is split in three: plan_documents() decides how many rows each document becomes
+// and how long they are (cheap: it reads lengths only), plan_pack() orders those rows and
+// cuts them into batches (no token copies), and fill_batch() writes one batch's padded
+// arrays. Callers materialise one batch at a time, so a thousand 4,096-token documents never
+// hold all their padded inputs in memory at once.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
 #include "fastrerank/batching.hpp"
+#include "fastrerank/ragged.hpp"
 
 namespace fastrerank {
+
+// "No limit" for DocLimits::max_tokens and max_windows.
+inline constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 
 // How one (query, document) pair becomes one model row:
 //   prefix  query  middle  document  suffix
@@ -31,27 +38,56 @@ struct PairTemplate {
     void validate() const;
 };
 
+// How much of a document its rows keep: Cohere's max_tokens_per_doc (and v1's
+// max_chunks_per_doc), TEI's truncate and truncation_direction.
+struct DocLimits {
+    int64_t max_tokens = 4096;       // document tokens kept before windowing, >= 1
+    int64_t max_windows = kNoLimit;  // rows (windows) kept, >= 1
+    bool keep_end = false;           // keep the document's last tokens instead of its first
+};
+
 struct PackOptions {
-    int64_t max_length = 512;           // model window, special tokens included
-    int64_t max_tokens_per_doc = 4096;  // document tokens kept before windowing
-    int64_t max_batch_tokens = 4096;    // rows x padded length per batch
+    int64_t max_length = 512;        // model window, special tokens included
+    int64_t max_batch_tokens = 1024;  // rows x padded length per batch
     int64_t pad_id = 0;
-    int64_t batch_overhead = -1;        // see cut_batches: < 0 greedy, >= 0 least cost
+    int64_t batch_overhead = -1;     // see cut_batches: < 0 greedy, >= 0 least cost
 };
 
-// A ragged array of token ids: element i is values[offsets[i] .. offsets[i+1]).
-struct Ragged {
-    std::span<const int32_t> values;
-    std::span<const int64_t> offsets;  // n + 1 entries, non-decreasing, within values
-
-    int64_t size() const {
-        return offsets.empty() ? 0 : static_cast<int64_t>(offsets.size()) - 1;
-    }
-    int64_t length(int64_t i) const { return offsets[i + 1] - offsets[i]; }
-    const int32_t* begin(int64_t i) const { return values.data() + offsets[i]; }
-    // Throws std::invalid_argument naming `what` when the offsets do not describe `values`.
-    void validate(const char* what) const;
+// What one document becomes, before any row is built.
+struct DocPlan {
+    int64_t first = 0;             // its first kept token
+    int64_t kept = 0;              // tokens kept, in windows of `window` from `first`
+    int64_t window = 0;            // document tokens per row
+    int32_t windows = 0;           // rows
+    int32_t first_row_length = 0;  // its longest row: special + query tokens + first window
+    int64_t tokens = 0;            // all its rows' tokens, special and query tokens included
 };
+
+struct DocumentsPlan {
+    std::vector<int32_t> query_tokens;  // tokens each query keeps
+    std::vector<DocPlan> docs;
+};
+
+// The longest query prefix a window keeps: a query may use at most half (rounded down) of
+// the tokens the template leaves in the window, so every window keeps at least as many
+// document tokens as query tokens. Throws when the window leaves fewer than 2 tokens.
+int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length);
+
+// Plans every document from the lengths alone. doc_query[d] names the query of document d (an
+// empty doc_query: every document belongs to query 0); limits has one entry per query, or
+// one for all. Rules:
+//   1. a query keeps its first query_token_limit() tokens;
+//   2. a document keeps its first limits.max_tokens tokens (its last, with keep_end);
+//   3. what it keeps is cut into consecutive, non-overlapping windows of
+//      (max_length - special tokens - kept query tokens) tokens, the query repeated in each;
+//      a document with no tokens is one window with an empty document part;
+//   4. past limits.max_windows windows, the rest is dropped: the document keeps
+//      max_windows x window tokens, from its start (from its end with keep_end).
+// Throws std::invalid_argument on inconsistent arguments; never reads out of bounds.
+DocumentsPlan plan_documents(std::span<const int64_t> query_offsets,
+                             std::span<const int64_t> doc_offsets,
+                             std::span<const int32_t> doc_query, const PairTemplate& tpl,
+                             int64_t max_length, std::span<const DocLimits> limits);
 
 // One model row: tokens [start, start + part) of document `doc`, after query `query`.
 struct Row {
@@ -72,25 +108,15 @@ struct PackPlan {
     int64_t padded_tokens = 0;             // sum over batches of rows x length
 };
 
-// The longest query prefix a window keeps: a query may use at most half (rounded down) of
-// the tokens the template leaves in the window, so every window keeps at least as many
-// document tokens as query tokens. Throws when the window leaves fewer than 2 tokens.
-int64_t query_token_limit(const PairTemplate& tpl, int64_t max_length);
-
-// Plans every row and batch. doc_query[d] names the query of document d; an empty doc_query
-// means every document belongs to query 0. Rules:
-//   1. a document keeps its first max_tokens_per_doc tokens;
-//   2. a query keeps its first query_token_limit() tokens;
-//   3. the document is cut into consecutive, non-overlapping windows of
-//      (max_length - special tokens - kept query tokens) tokens, the query repeated in each;
-//      a document with no tokens is one window with an empty document part;
-//   4. rows are sorted longest first (ties: document order, then window order) and cut
+// Plans every row and batch: the rows of plan_documents(), then
+//   5. rows are sorted longest first (ties: document order, then window order) and cut
 //      into batches whose rows x longest row stays within max_batch_tokens (a row longer
 //      than the budget is a batch on its own), greedily or at least cost (cut_batches);
-//   5. each batch is padded to its own longest row.
+//   6. each batch is padded to its own longest row (fill_batch).
 // Throws std::invalid_argument on inconsistent arguments; never reads out of bounds.
 PackPlan plan_pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
-                   const PairTemplate& tpl, const PackOptions& opt);
+                   const PairTemplate& tpl, const PackOptions& opt,
+                   std::span<const DocLimits> limits);
 
 // Where fill_batch writes one batch: rows x length elements each; token_type_ids may be
 // null when the model has none.
@@ -104,13 +130,5 @@ struct BatchOut {
 // Padding: pad_id, attention 0, type 0.
 void fill_batch(const PackPlan& plan, int64_t b, const Ragged& queries, const Ragged& docs,
                 const PairTemplate& tpl, const PackOptions& opt, const BatchOut& out);
-
-// Every batch materialised back to back (tests and small inputs).
-struct Packed {
-    PackPlan plan;
-    std::vector<int64_t> input_ids, attention_mask, token_type_ids;
-};
-Packed pack(const Ragged& queries, const Ragged& docs, std::span<const int32_t> doc_query,
-            const PairTemplate& tpl, const PackOptions& opt);
 
 }  // namespace fastrerank

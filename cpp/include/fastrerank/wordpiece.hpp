@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "fastrerank/lookup.hpp"
-#include "fastrerank/packing.hpp"
+#include "fastrerank/ragged.hpp"
 
 namespace fastrerank {
 

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ import numpy as np
 
 from fastrerank.bench import systems
 from fastrerank.bench.corpus import LENGTH_MIX, Workload, make_workload
+from fastrerank.bench.options import Options, add_arguments, options_from
+from fastrerank.cpu import physical_cores
 from fastrerank.progress import Progress
 
 __all__ = ["Options", "run"]
@@ -33,30 +34,26 @@ __all__ = ["Options", "run"]
 PEER_SYSTEMS = ("fastembed", "flashrank")  # run with --peer-python (their own venv)
 
 
-@dataclass
-class Options:
-    """What to measure, and where."""
-
-    model: Path
-    threads: int = 2
-    queries: int = 3
-    docs: int = 100
-    rounds: int = 3
-    workdir: Path = Path(".cache/bench")
-    out: Path = Path("bench-results")
-    peer_python: str | None = None
-    systems: list[str] = field(default_factory=lambda: [*systems.SYSTEMS, "ceiling"])
-    sweep: bool = True
-    memory_calls: int = 2000
-    host_calls: int = 200
-
-
 class Worker:
     """A system loaded in its own process."""
 
     def __init__(self, name: str, python: str, options: Options, workload: Path, threads: int | None = None) -> None:
         self.name = name
-        cmd = [python, "-m", "fastrerank.bench.worker", "--system", name, "--model", str(options.model), "--threads", str(threads or options.threads), "--workdir", str(options.workdir), "--workload", str(workload)]
+        cmd = [
+            python,
+            "-m",
+            "fastrerank.bench.worker",
+            "--system",
+            name,
+            "--model",
+            str(options.model),
+            "--threads",
+            str(threads or options.threads),
+            "--workdir",
+            str(options.workdir),
+            "--workload",
+            str(workload),
+        ]
         logs = options.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.log = logs / f"{name.replace(' ', '_').replace('(', '').replace(')', '')}-{threads or options.threads}.log"
@@ -96,8 +93,8 @@ def prepare_models(model: Path, workdir: Path) -> None:
     """workdir/fused (fused fp32 + int8 from it) and workdir/null (the null graph), rebuilt
     when the source model changes."""
     from fastrerank.bench.null_model import build as build_null
+    from fastrerank.cpu import has_vnni
     from fastrerank.export import optimize_graph, quantize_int8
-    from fastrerank.registry import has_vnni
 
     stamp = f"{(model / 'model.onnx').stat().st_size}-{(model / 'model.onnx').stat().st_mtime_ns}"
     if (workdir / "stamp").is_file() and (workdir / "stamp").read_text() == stamp:
@@ -116,14 +113,12 @@ def prepare_models(model: Path, workdir: Path) -> None:
 
 def _row_lengths(model: Path, workload: Workload) -> tuple[np.ndarray, int, int]:
     """Real length of every row the workload makes, and fastrerank's padded/real token totals."""
-    from fastrerank import Reranker, _core
+    from fastrerank import Reranker
 
     rr = Reranker(model)
     lengths, padded, real = [], 0, 0
     for query, docs in zip(workload.queries, workload.documents):
-        q, q_off = rr.encode([query])
-        d, d_off = rr.encode(docs)
-        packed = _core.pack(q, d, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=systems.one_window(rr, query), max_batch_tokens=rr.max_batch_tokens, pad_id=0, query_offsets=q_off, batch_overhead=rr.batch_overhead)
+        packed = systems.one_window_rows(rr, query, docs, rr.max_batch_tokens, rr.batch_overhead)
         for b in range(len(packed)):
             lengths.extend(packed.batch(b)[1].sum(axis=1).tolist())
         padded += packed.padded_tokens
@@ -145,7 +140,7 @@ def run(options: Options) -> dict[str, Any]:
     workload_file = options.workdir / "workload.json"
     workload.save(workload_file)
     results: dict[str, Any] = {
-        "machine": {"cpu": _cpu_name(), "cores": systems_cores(), "python": platform.python_version(), "threads": options.threads},
+        "machine": {"cpu": _cpu_name(), "cores": physical_cores(), "python": platform.python_version(), "threads": options.threads},
         "workload": {"queries": options.queries, "docs_per_query": options.docs, "pairs": workload.pairs, "length_mix_words": LENGTH_MIX},
         "systems": {},
     }
@@ -183,7 +178,11 @@ def run(options: Options) -> dict[str, Any]:
                 times[name].append(reply.get("budgets", reply.get("seconds")))
                 if "scores" in reply:
                     scores[name] = reply["scores"]
-        host = workers["host pipeline (null graph)"].ask(cmd="host", calls=options.host_calls) if "host pipeline (null graph)" in workers else None
+        host = (
+            workers["host pipeline (null graph)"].ask(cmd="host", calls=options.host_calls)
+            if "host pipeline (null graph)" in workers
+            else None
+        )
         for w in workers.values():
             w.close()
 
@@ -202,18 +201,31 @@ def run(options: Options) -> dict[str, Any]:
         if name == "ceiling":
             per_budget = {int(b): float(np.median([t[b] for t in times[name]])) for b in times[name][0]}
             best = min(per_budget, key=lambda b: per_budget[b])
-            results["ceiling"] = {"seconds_by_budget": per_budget, "best_budget": best, "seconds": per_budget[best], "pairs_per_s": pairs / per_budget[best]}
+            results["ceiling"] = {
+                "seconds_by_budget": per_budget,
+                "best_budget": best,
+                "seconds": per_budget[best],
+                "pairs_per_s": pairs / per_budget[best],
+            }
             continue
         median = float(np.median(times[name]))
         results["systems"][name] = {"seconds": median, "runs": times[name], "pairs_per_s": pairs / median}
     base = scores.get("fastrerank fp32")
     for name, s in scores.items():
         if base is not None and name != "host pipeline (null graph)":
-            results["systems"][name]["max_abs_diff_vs_fastrerank_fp32"] = float(max(np.abs(np.array(a) - np.array(b)).max() for a, b in zip(s, base)))
+            results["systems"][name]["max_abs_diff_vs_fastrerank_fp32"] = float(
+                max(np.abs(np.array(a) - np.array(b)).max() for a, b in zip(s, base))
+            )
     if base is not None and "fastrerank int8" in scores:
         results["int8_top10_overlap_vs_fp32"] = _top10_overlap(scores["fastrerank int8"], base)
     lengths, padded, real = _row_lengths(options.model, workload)
-    results["rows"] = {"count": int(len(lengths)), "mean_length": float(lengths.mean()), "real_tokens": real, "padded_tokens": padded, "padding_waste": 1 - real / padded}
+    results["rows"] = {
+        "count": int(len(lengths)),
+        "mean_length": float(lengths.mean()),
+        "real_tokens": real,
+        "padded_tokens": padded,
+        "padding_waste": 1 - real / padded,
+    }
     shape = systems.encoder_shape(options.model)
     flops = float(sum(systems.FLOPS(int(n), **shape) for n in lengths))
     for name, sysres in results["systems"].items():
@@ -235,12 +247,23 @@ def _sweep(options: Options, workload_file: Path, progress: Progress) -> dict[st
     progress.step("latency, 20 documents of ~100 tokens")
     w.ask(cmd="latency", docs=20, calls=2, words=75)
     r = w.ask(cmd="latency", docs=20, calls=10, words=75)
-    out["overhead"] = {"docs": 20, "words": 75, "median_s": float(np.median(r["latencies"])), "outside_session_share": 1 - r["session_seconds"] / sum(r["latencies"])}
+    out["overhead"] = {
+        "docs": 20,
+        "words": 75,
+        "median_s": float(np.median(r["latencies"])),
+        "outside_session_share": 1 - r["session_seconds"] / sum(r["latencies"]),
+    }
     progress.step("latency and throughput by documents per query")
     for n_docs, calls in ((10, 30), (100, 5), (1000, 2)):
         r = w.ask(cmd="latency", docs=n_docs, calls=calls)
         lat = np.array(r["latencies"])
-        out["docs"][n_docs] = {"calls": calls, "p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)), "p99": float(np.percentile(lat, 99)), "pairs_per_s": r["pairs"] / float(lat.sum())}
+        out["docs"][n_docs] = {
+            "calls": calls,
+            "p50": float(np.percentile(lat, 50)),
+            "p90": float(np.percentile(lat, 90)),
+            "p99": float(np.percentile(lat, 99)),
+            "pairs_per_s": r["pairs"] / float(lat.sum()),
+        }
     w.close()
     progress.step("throughput by threads")
     for threads in (1, 2):
@@ -251,12 +274,6 @@ def _sweep(options: Options, workload_file: Path, progress: Progress) -> dict[st
         w.close()
     progress.step("done")
     return out
-
-
-def systems_cores() -> int:
-    from fastrerank.session import physical_cores
-
-    return physical_cores()
 
 
 def _cpu_name() -> str:
@@ -276,7 +293,8 @@ def markdown(results: dict[str, Any]) -> str:
     m, w = results["machine"], results["workload"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {m['threads']} threads for every system.",
-        f"Workload: {w['queries']} queries x {w['docs_per_query']} documents = {w['pairs']} pairs (license text; lengths mixed from a few words to beyond the window); "
+        f"Workload: {w['queries']} queries x {w['docs_per_query']} documents = {w['pairs']} pairs "
+        "(license text; lengths mixed from a few words to beyond the window); "
         f"every system scores the same pairs (each document cut to one model window); median of the rounds.",
         "",
         "| system | pairs/s | x fastrerank fp32 | useful GFLOP/s | max abs score diff vs fastrerank fp32 |",
@@ -293,7 +311,12 @@ def markdown(results: dict[str, Any]) -> str:
     c = results.get("ceiling")
     if c:
         budgets = ", ".join(f"{b}: {results['workload']['pairs'] / s:.1f}" for b, s in c["seconds_by_budget"].items())
-        lines.append(f"| ceiling (zero padding, best budget {c['best_budget']}) | {c['pairs_per_s']:.1f} | {c['pairs_per_s'] / base:.2f} | {c['useful_gflops']:.1f} | |" if base else "")
+        lines.append(
+            f"| ceiling (zero padding, best budget {c['best_budget']}) | {c['pairs_per_s']:.1f} "
+            f"| {c['pairs_per_s'] / base:.2f} | {c['useful_gflops']:.1f} | |"
+            if base
+            else ""
+        )
         lines += ["", f"Ceiling by batch token budget (pairs/s): {budgets}."]
     lines.append("")
     if c and base:
@@ -304,12 +327,21 @@ def markdown(results: dict[str, Any]) -> str:
     if peers and base:
         lines.append(f"- fastrerank fp32 vs the best peer: {base / max(peers):.2f} x")
     if "fastrerank int8" in sysres and base and "pairs_per_s" in sysres["fastrerank int8"]:
-        lines.append(f"- int8 vs fp32: {sysres['fastrerank int8']['pairs_per_s'] / base:.2f} x, top-10 overlap {results.get('int8_top10_overlap_vs_fp32', float('nan')):.3f}")
+        lines.append(
+            f"- int8 vs fp32: {sysres['fastrerank int8']['pairs_per_s'] / base:.2f} x, "
+            f"top-10 overlap {results.get('int8_top10_overlap_vs_fp32', float('nan')):.3f}"
+        )
     rows = results["rows"]
-    lines.append(f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones ({100 * rows['padding_waste']:.1f}% waste); rows average {rows['mean_length']:.0f} tokens")
+    lines.append(
+        f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones "
+        f"({100 * rows['padding_waste']:.1f}% waste); rows average {rows['mean_length']:.0f} tokens"
+    )
     if results.get("host"):
         h = results["host"]
-        for name, label in (("cpu_batching", "CPU batching (1,024-token budget, least-cost cut)"), ("gpu_batching", "GPU batching (16,384-token budget, greedy)")):
+        for name, label in (
+            ("cpu_batching", "CPU batching (1,024-token budget, least-cost cut)"),
+            ("gpu_batching", "GPU batching (16,384-token budget, greedy)"),
+        ):
             lines.append(
                 f"- host pipeline, {label}: null graph, ~{h['tokens_per_doc']:.0f}-token documents, 100 per call: "
                 f"{h[name]['cold_pairs_per_s']:,.0f} pairs/s cold, {h[name]['warm_pairs_per_s']:,.0f} pairs/s with documents repeating"
@@ -317,18 +349,26 @@ def markdown(results: dict[str, Any]) -> str:
     s = results.get("sweep")
     if s:
         o = s["overhead"]
-        lines.append(f"- latency, {o['docs']} documents of {o['words']} words: median {1000 * o['median_s']:.0f} ms, {100 * o['outside_session_share']:.2f}% of it outside session.run")
+        lines.append(
+            f"- latency, {o['docs']} documents of {o['words']} words: median {1000 * o['median_s']:.0f} ms, "
+            f"{100 * o['outside_session_share']:.2f}% of it outside session.run"
+        )
         lines += ["", "| documents per query | p50 | p90 | p99 | pairs/s |", "| ---: | ---: | ---: | ---: | ---: |"]
         for n, d in s["docs"].items():
             lines.append(f"| {n} | {d['p50']:.3f} s | {d['p90']:.3f} s | {d['p99']:.3f} s | {d['pairs_per_s']:.1f} |")
         lines.append("")
-        lines.append("Threads (100 documents per query): " + ", ".join(f"{t}: {d['pairs_per_s']:.1f} pairs/s" for t, d in s["threads"].items()))
+        lines.append(
+            "Threads (100 documents per query): " + ", ".join(f"{t}: {d['pairs_per_s']:.1f} pairs/s" for t, d in s["threads"].items())
+        )
     mem = results.get("memory")
     if mem:
         samples = mem["samples"]
         warm = [rss for i, rss in samples if i >= 200]
         if warm:
-            lines.append(f"- resident memory over {samples[-1][0] + 1} calls of varied shapes: {warm[0] / 2**20:.0f} MiB after warm-up, {max(warm) / 2**20:.0f} MiB peak, {warm[-1] / 2**20:.0f} MiB at the end ({100 * (max(warm) / warm[0] - 1):+.1f}%)")
+            lines.append(
+                f"- resident memory over {samples[-1][0] + 1} calls of varied shapes: {warm[0] / 2**20:.0f} MiB after warm-up, "
+                f"{max(warm) / 2**20:.0f} MiB peak, {warm[-1] / 2**20:.0f} MiB at the end ({100 * (max(warm) / warm[0] - 1):+.1f}%)"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -353,7 +393,9 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     names = list(sysres) + (["ceiling"] if "ceiling" in results else [])
     values = [sysres[n]["pairs_per_s"] for n in sysres] + ([results["ceiling"]["pairs_per_s"]] if "ceiling" in results else [])
     ax = axes[0][0]
-    ax.barh(names, values, color=["tab:blue" if n.startswith("fastrerank") else "tab:gray" if n != "ceiling" else "tab:green" for n in names])
+    ax.barh(
+        names, values, color=["tab:blue" if n.startswith("fastrerank") else "tab:gray" if n != "ceiling" else "tab:green" for n in names]
+    )
     ax.set_xlabel("pairs/s")
     ax.set_title("Same model, workload and threads")
     ax.invert_yaxis()
@@ -392,8 +434,6 @@ def _plot(results: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python benchmarks/compare.py``: the same options as ``fastrerank bench --compare``."""
     import argparse
-
-    from fastrerank.bench.cli import add_arguments, options_from
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)

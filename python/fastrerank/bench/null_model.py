@@ -13,6 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from fastrerank.models import MODEL_FILES, TOKENIZER_FILES
+
 
 def build(source: Path, out: Path) -> Path:
     """Writes OUT/model.onnx (the null graph) with SOURCE's tokenizer.json and config.json."""
@@ -41,7 +43,7 @@ def build(source: Path, out: Path) -> Path:
     onnx.checker.check_model(model)
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out / "model.onnx"))
-    for name in ("tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for name in (*MODEL_FILES, *TOKENIZER_FILES):
         if (source / name).is_file():
             shutil.copyfile(source / name, out / name)
     return out

@@ -3,8 +3,8 @@
 Every system is ``load(model_dir, threads, workdir) -> rank(query, docs) -> scores`` (in input
 order, sigmoid of the logit), and runs in its own process (see worker.py). Every system scores
 the same pairs: the query and the document cut to one 512-token window (peers truncate; fastrerank
-is given ``max_tokens_per_doc`` of one window, where its default would window long documents
-and do more work).
+is given ``max_windows_per_doc=1``, where its default would window long documents and do more
+work).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FLOPS", "SYSTEMS", "Ranker", "encoder_shape", "one_window"]
+from fastrerank.models import MODEL_FILES, TOKENIZER_FILES
+
+__all__ = ["FLOPS", "SYSTEMS", "Ranker", "encoder_shape", "one_window_rows"]
 
 Ranker = Callable[[str, list[str]], np.ndarray]
 
@@ -35,12 +37,6 @@ def _sigmoid(x: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64).reshape(-1)))
 
 
-def one_window(rr, query: str) -> int:  # type: ignore[no-untyped-def]
-    """max_tokens_per_doc that cuts every document to the one window left beside ``query``."""
-    content = rr.max_length - rr._template.special_tokens
-    return max(1, content - min(len(rr.encode([query])[0]), content // 2))
-
-
 def _fastrerank(precision: str, subdir: str = "") -> Callable[[Path, int, Path], Ranker]:
     def load(model: Path, threads: int, workdir: Path) -> Ranker:
         from fastrerank import Reranker
@@ -50,7 +46,7 @@ def _fastrerank(precision: str, subdir: str = "") -> Callable[[Path, int, Path],
 
         def rank(query: str, docs: list[str]) -> np.ndarray:
             scores = np.empty(len(docs))
-            for r in rr.rerank(query, docs, max_tokens_per_doc=one_window(rr, query)).results:
+            for r in rr.rerank(query, docs, max_windows_per_doc=1).results:
                 scores[r.index] = r.relevance_score
             return scores
 
@@ -99,7 +95,7 @@ def _flashrank(model: Path, threads: int, workdir: Path) -> Ranker:
     cache = workdir / "flashrank"
     target = cache / name
     target.mkdir(parents=True, exist_ok=True)
-    for f in ("tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for f in (*MODEL_FILES, *TOKENIZER_FILES):
         if (model / f).is_file() and not (target / f).exists():
             shutil.copyfile(model / f, target / f)
     if not (target / file).exists():
@@ -140,13 +136,25 @@ def _onnxruntime_loop(model: Path, threads: int, workdir: Path) -> Ranker:
         out = []
         for start in range(0, len(docs), 32):
             enc = tok.encode_batch([(query, d) for d in docs[start : start + 32]])
-            feeds = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64), "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+            feeds = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            }
             if "token_type_ids" in names:
                 feeds["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
             out.append(session.run(None, feeds)[0].reshape(-1))
         return _sigmoid(np.concatenate(out))
 
     return rank
+
+
+def one_window_rows(rr: Any, query: str, docs: list[str], max_batch_tokens: int, batch_overhead: int = -1) -> Any:
+    """fastrerank's rows of ``query`` against ``docs``, each document cut to one window (as
+    every system is), planned into batches: a ``_core.PackPlan``."""
+    from fastrerank.engine import DocumentLimits, pack
+
+    request = rr.encode_request(query, docs, DocumentLimits(max_windows_per_doc=1))
+    return pack([request], rr.template, max_length=rr.max_length, max_batch_tokens=max_batch_tokens, batch_overhead=batch_overhead)
 
 
 def FLOPS(length: int, layers: int = 6, hidden: int = 384, intermediate: int = 1536) -> float:  # noqa: N802
@@ -170,18 +178,14 @@ class Ceiling:
     BUDGETS = (256, 512, 1024, 2048, 4096)
 
     def __init__(self, model: Path, threads: int, workdir: Path) -> None:
-        from fastrerank import Reranker, _core
+        from fastrerank import Reranker
 
         self.rr = Reranker(model, threads=threads)
         self.session = _ort_session(model / "model.onnx", threads)
         self.names = {i.name for i in self.session.get_inputs()}
-        self._core = _core
 
     def rows(self, query: str, docs: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        rr = self.rr
-        q_ids, q_off = rr.encode([query])
-        d_ids, d_off = rr.encode(docs)
-        packed = self._core.pack(q_ids, d_ids, d_off, rr._template, max_length=rr.max_length, max_tokens_per_doc=one_window(rr, query), max_batch_tokens=1 << 40, pad_id=0, query_offsets=q_off)
+        packed = one_window_rows(self.rr, query, docs, 1 << 40)  # one batch: every row
         ids, mask, types, _ = packed.batch(0)
         assert types is not None  # packed with token type ids (the default)
         lengths = mask.sum(axis=1)

@@ -45,7 +45,7 @@ def _run(rank: Any, workload: Workload, want_scores: bool) -> dict[str, Any]:
         out["scores"] = [s.tolist() for s in scores]
     rr = getattr(rank, "reranker", None)
     if rr is not None:
-        out["session_seconds"] = rr._session.run_seconds
+        out["session_seconds"] = rr.stats().model_seconds
     return out
 
 
@@ -60,13 +60,13 @@ def _latency(rank: Any, n_docs: int, calls: int, seed: int, words: int | None) -
             fixed.append([" ".join(long_text[s : s + words]) for s in starts])
         workload = Workload(workload.queries, fixed, seed)
     rr = getattr(rank, "reranker", None)
-    session_before = rr._session.run_seconds if rr is not None else 0.0
+    session_before = rr.stats().model_seconds if rr is not None else 0.0
     times = []
     for query, docs in zip(workload.queries, workload.documents):
         start = time.perf_counter()
         rank(query, docs)
         times.append(time.perf_counter() - start)
-    session = (rr._session.run_seconds - session_before) if rr is not None else None
+    session = (rr.stats().model_seconds - session_before) if rr is not None else None
     return {"latencies": times, "pairs": n_docs * calls, "session_seconds": session}
 
 
@@ -104,7 +104,7 @@ def _host(rank: Any, calls: int, seed: int) -> dict[str, Any]:
     warm = [rng.sample(pool, 100) for _ in range(calls)]
     out: dict[str, Any] = {"tokens_per_doc": float(sum(len(x) for x in cpu.tokenizer.encode_ids(pool[:200])) / 200)}
     for name, rr in (("cpu_batching", cpu), ("gpu_batching", gpu)):
-        rr._token_cache.clear()
+        rr.clear_token_cache()
         cold = [[f"{name} {i}-{j} {doc()}" for j in range(100)] for i in range(calls)]
         start = time.perf_counter()
         for docs in cold:

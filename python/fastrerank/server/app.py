@@ -11,6 +11,7 @@ past an error response.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -21,25 +22,35 @@ from typing import Any
 
 import msgspec
 
-from fastrerank import _core, inputs
+from fastrerank import inputs
+from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
+from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, Engine
 from fastrerank.server import schemas
-from fastrerank.server.admission import Geometry, prepare
+from fastrerank.server.admission import prepare
 from fastrerank.server.auth import BearerAuth
-from fastrerank.server.batcher import NO_LIMIT, Batcher, Job
+from fastrerank.server.batcher import Batcher, Job
 from fastrerank.server.config import ServerConfig
 from fastrerank.server.errors import HTTPError
 from fastrerank.server.limits import check_body_size, check_request_size
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.openapi import openapi
-from fastrerank.types import new_id, search_units
+from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown
+from fastrerank.types import ApiVersion, BilledUnits, Meta, Ranking, Scored, new_id, ranked, rerank_response
 
 __all__ = ["App"]
 
 log = logging.getLogger("fastrerank.server")
 
-DEFAULT_MAX_TOKENS_PER_DOC = 4096
 JSON = b"application/json"
-TEI_ERROR_TYPES = {400: "Validation", 401: "Validation", 413: "Validation", 422: "Validation", 429: "Overloaded", 500: "Backend", 503: "Unhealthy"}
+TEI_ERROR_TYPES = {
+    400: "Validation",
+    401: "Validation",
+    413: "Validation",
+    422: "Validation",
+    429: "Overloaded",
+    500: "Backend",
+    503: "Unhealthy",
+}
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -64,13 +75,25 @@ class _Work:
     query: str
     texts: list[str]
     priority: int = 0
-    keep_tokens: int = DEFAULT_MAX_TOKENS_PER_DOC
-    keep_windows: int | None = None
-    keep_end: bool = False
+    limits: DocumentLimits = DEFAULT_LIMITS
     normalize: str | None = None
 
 
-def _values(query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens: Any, priority: Any) -> tuple[str, list[str], int, int, int]:
+def _http_error(outcome: NotServed) -> HTTPError:
+    """The HTTP answer to a request the queue did not serve."""
+    if isinstance(outcome, Overloaded):
+        return HTTPError(429, str(outcome), {"retry-after": str(outcome.retry_after)})
+    if isinstance(outcome, ShuttingDown):
+        return HTTPError(503, str(outcome), {"connection": "close"})
+    if isinstance(outcome, EngineFailed):
+        return HTTPError(500, str(outcome))
+    assert isinstance(outcome, (DeadlinePassed, NotServed))
+    return HTTPError(503, str(outcome))
+
+
+def _values(
+    query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens: Any, priority: Any
+) -> tuple[str, list[str], int, int, int]:
     """The library's checks, their messages as they are: (query, texts, top_n or -1,
     max_tokens_per_doc, priority). A bad value is a 400; documents the server cannot read as asked
     (a dict without 'text', rank_fields naming a missing field) are a 422."""
@@ -86,8 +109,7 @@ def _values(query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens
             raise HTTPError(422, str(e)) from e
     except (TypeError, ValueError) as e:
         raise HTTPError(400, str(e)) from e
-    # past the documents, top_n means all; past 2^31, max_tokens_per_doc means no cut
-    return query, texts, -1 if n > len(texts) else n, min(max_tokens, NO_LIMIT), priority
+    return query, texts, n, max_tokens, priority
 
 
 def _integer(value: Any) -> Any:
@@ -114,7 +136,8 @@ class App:
 
     Args:
         config: limits and behaviour.
-        engine: a loaded engine (a :class:`~fastrerank.Reranker`, or the stub), or None with
+        engine: a loaded :class:`~fastrerank.engine.Engine` (a :class:`~fastrerank.Reranker`,
+            or the stub), or None with
             ``load``: a function that loads it, called on a thread at startup while ``/ready``
             answers 503.
         on_ready, on_failed: called (on the loading thread) when the engine is up or failed.
@@ -123,10 +146,10 @@ class App:
     def __init__(
         self,
         config: ServerConfig | None = None,
-        engine: Any = None,
+        engine: Engine | None = None,
         *,
-        load: Callable[[], Any] | None = None,
-        on_ready: Callable[[Any], None] | None = None,
+        load: Callable[[], Engine] | None = None,
+        on_ready: Callable[[Engine], None] | None = None,
         on_failed: Callable[[BaseException], None] | None = None,
     ) -> None:
         if (engine is None) == (load is None):
@@ -136,7 +159,6 @@ class App:
         self.auth = BearerAuth(self.config.api_key)
         self.engine = engine
         self.batcher: Batcher | None = None
-        self.geometry: Geometry | None = None
         self.state = "loading"  # loading -> ready -> draining; or failed
         self.load_error: BaseException | None = None
         self._load = load
@@ -144,7 +166,7 @@ class App:
         self._on_failed = on_failed
         self._handling = 0  # rerank requests between arrival and answer
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tokenizer_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fastrerank-tokenize")
+        self._tokenizer_pool = ThreadPoolExecutor(max_workers=self.config.tokenizer_threads, thread_name_prefix="fastrerank-tokenize")
         self._encoder = msgspec.json.Encoder()
         self._openapi = msgspec.json.encode(openapi(self.config))
         self._routes: dict[str, tuple[str, Callable[[Scope, Receive, Send], Awaitable[int]]]] = {
@@ -181,11 +203,12 @@ class App:
             return
         self._loop.call_soon_threadsafe(self._engine_up, engine)
 
-    def _engine_up(self, engine: Any) -> None:
+    def _engine_up(self, engine: Engine) -> None:
         self.engine = engine
-        self.geometry = Geometry.of(engine)
         c = self.config
-        batcher = Batcher(engine, step_tokens=c.step_tokens, max_queue_pairs=c.max_queue_pairs, max_queue_tokens=c.max_queue_tokens, metrics=self.metrics)
+        batcher = Batcher(
+            engine, step_tokens=c.step_tokens, max_queue_pairs=c.max_queue_pairs, max_queue_tokens=c.max_queue_tokens, metrics=self.metrics
+        )
         self.metrics.queue_pairs.read_from(lambda: batcher.queued_pairs)
         self.metrics.queue_tokens.read_from(lambda: batcher.queued_tokens)
         self.metrics.queue_requests.read_from(lambda: batcher.queued_requests)
@@ -260,10 +283,11 @@ class App:
             if scope["method"] != method:
                 raise HTTPError(405, f"{path} takes {method}, not {scope['method']}", {"allow": method})
             status = await handler(scope, receive, tracked_send)
-        except HTTPError as e:
-            status = e.status
+        except (HTTPError, NotServed) as e:
+            error = e if isinstance(e, HTTPError) else _http_error(e)
+            status = error.status
             if not sent[0]:
-                await self._error(send, e, tei=path == "/rerank")
+                await self._error(send, error, tei=path == "/rerank")
         except ClientGone:
             status = 499
         except Exception as e:  # a bug: answer 500 and keep serving
@@ -355,16 +379,16 @@ class App:
 
     async def _score(self, work: _Work, arrival: float, receive: Receive) -> Job:
         """Tokenizes, queues and waits for ``work``; the job with every document's score."""
-        assert self.batcher is not None and self.geometry is not None
+        assert self.batcher is not None and self.engine is not None
         engine = self.engine
-        texts = [work.query, *work.texts]
+        encode = functools.partial(engine.encode_request, work.query, work.texts, work.limits)
         t0 = time.perf_counter()
         if len(work.query) + sum(map(len, work.texts)) <= self.config.tokenize_inline_chars:
-            ids, offsets = engine.encode(texts)
+            request = encode()
         else:
-            ids, offsets = await asyncio.get_running_loop().run_in_executor(self._tokenizer_pool, engine.encode, texts)
+            request = await asyncio.get_running_loop().run_in_executor(self._tokenizer_pool, encode)
         self.metrics.tokenize_seconds.observe(time.perf_counter() - t0)
-        prep = prepare(self.geometry, ids, offsets, keep_tokens=work.keep_tokens, keep_windows=work.keep_windows, keep_end=work.keep_end)
+        prep = prepare(engine, request)
         deadline = arrival + self.config.request_timeout
         job = Job(prep, priority=work.priority, deadline=deadline, normalize=work.normalize)
         future = self.batcher.submit(job)
@@ -430,12 +454,21 @@ class App:
 
         return await self._handle(scope, receive, send, answer)
 
-    def _checked(self, request: Any, documents: Any, rank_fields: Any = None, what: str = "documents") -> tuple[str, list[str], int, int, int]:
-        query, texts, n, max_tokens, priority = _values(request.query, documents, rank_fields, getattr(request, "top_n", None), getattr(request, "max_tokens_per_doc", None), getattr(request, "priority", None))
+    def _checked(
+        self, request: Any, documents: Any, rank_fields: Any = None, what: str = "documents"
+    ) -> tuple[str, list[str], int, int, int]:
+        query, texts, n, max_tokens, priority = _values(
+            request.query,
+            documents,
+            rank_fields,
+            getattr(request, "top_n", None),
+            getattr(request, "max_tokens_per_doc", None),
+            getattr(request, "priority", None),
+        )
         check_request_size(query, texts, self.config, what=what)
         return query, texts, n, max_tokens, priority
 
-    async def _answer_v2(self, r: schemas.V2RerankRequest, arrival: float, receive: Receive) -> schemas.V2RerankResponse:
+    async def _answer_v2(self, r: schemas.V2RerankRequest, arrival: float, receive: Receive) -> dict[str, Any]:
         spans = r.relevant_spans
         if spans is not None:
             if spans.max_spans is not None and not isinstance(_integer(spans.max_spans), int):
@@ -443,42 +476,34 @@ class App:
             if spans.mode == "enabled":
                 raise HTTPError(422, "relevant_spans is not supported by this model (Cohere returns spans only from Rerank v5 models)")
         query, texts, n, max_tokens, priority = self._checked(r, r.documents)
-        job = await self._score(_Work(query, texts, priority, max_tokens), arrival, receive)
-        indices, scores = _core.top_n(job.scores, n)
-        results = [schemas.V2Result(i, s) for i, s in zip(indices.tolist(), scores.tolist())]
-        return schemas.V2RerankResponse(results, new_id(), _meta("2", job))
+        job = await self._score(_Work(query, texts, priority, DocumentLimits(max_tokens)), arrival, receive)
+        return rerank_response(_ranking(job, n)).to_dict()
 
     async def _answer_v1(self, r: schemas.V1RerankRequest, arrival: float, receive: Receive) -> schemas.V1RerankResponse:
         query, texts, n, max_tokens, priority = self._checked(r, r.documents, r.rank_fields)
         chunks = self.config.v1_max_chunks_per_doc if r.max_chunks_per_doc is None else _integer(r.max_chunks_per_doc)
-        if not isinstance(chunks, int) or chunks < 1:
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
             raise HTTPError(400, f"max_chunks_per_doc must be an int of 1 or more, got {chunks!r}")
-        work = _Work(query, texts, priority, max_tokens, keep_windows=min(chunks, NO_LIMIT))
-        job = await self._score(work, arrival, receive)
-        indices, scores = _core.top_n(job.scores, n)
+        job = await self._score(_Work(query, texts, priority, DocumentLimits(max_tokens, chunks)), arrival, receive)
+        ranking = _ranking(job, n)
         give = self.config.v1_return_documents if r.return_documents is None else r.return_documents
         docs: Sequence[Any] = r.documents
         results = [
-            schemas.V1Result(i, s, inputs.returned_document(docs[i]) if give else None) for i, s in zip(indices.tolist(), scores.tolist())
+            schemas.V1Result(i, s, inputs.returned_document(docs[i]) if give else None) for i, s in zip(ranking.indices, ranking.scores)
         ]
+        meta = Meta(ApiVersion(version="1"), BilledUnits(ranking.search_units)).to_dict()
         usage = schemas.Usage(total_tokens=job.prep.tokens)
-        return schemas.V1RerankResponse(new_id(), results, _meta("1", job), r.model or self.config.model_name, usage)
+        return schemas.V1RerankResponse(new_id(), results, meta, r.model or self.config.model_name, usage)
 
     async def _answer_tei(self, r: schemas.TEIRerankRequest, arrival: float, receive: Receive) -> list[schemas.TEIResult]:
         query, texts, _, max_tokens, _ = self._checked(r, r.texts, what="texts")
         one_window = bool(r.truncate)
-        work = _Work(
-            query,
-            texts,
-            keep_tokens=max_tokens,
-            keep_windows=1 if one_window else None,
-            keep_end=one_window and r.truncation_direction.lower() == "left",
-            normalize="none" if r.raw_scores else None,
-        )
-        job = await self._score(work, arrival, receive)
-        indices, scores = _core.top_n(job.scores, -1)
-        return [schemas.TEIResult(i, s, texts[i] if r.return_text else None) for i, s in zip(indices.tolist(), scores.tolist())]
+        side = "left" if one_window and r.truncation_direction.lower() == "left" else "right"
+        limits = DocumentLimits(max_tokens, 1 if one_window else None, side)
+        work = _Work(query, texts, limits=limits, normalize="none" if r.raw_scores else None)
+        ranking = _ranking(await self._score(work, arrival, receive), -1)
+        return [schemas.TEIResult(i, s, texts[i] if r.return_text else None) for i, s in zip(ranking.indices, ranking.scores)]
 
 
-def _meta(version: str, job: Job) -> schemas.Meta:
-    return schemas.Meta(schemas.ApiVersion(version), schemas.BilledUnits(search_units(int(job.windows.sum()))))
+def _ranking(job: Job, top_n: int) -> Ranking:
+    return ranked(Scored(job.scores, job.windows), top_n)

@@ -9,18 +9,21 @@ The event loop admits requests (:meth:`Batcher.submit`): each is already tokeniz
    by default). A request that gave pairs and still has more goes to the back of the round;
    the batch is filled from the next requests, so a lone small request never waits for a
    fixed delay and a large one cannot hold the engine for its whole length.
-2. score them in one ``score_encoded`` call on the engine thread (the GIL is released while
-   the model runs, so the loop keeps admitting meanwhile), then answer every request whose
-   documents are all scored.
+2. score them in one ``score_encoded`` call on the engine thread (the engine cuts the step
+   into model batches of its own ``max_batch_tokens``; the GIL is released while the model
+   runs, so the loop keeps admitting meanwhile), then answer every request whose documents
+   are all scored.
 
 All queue state lives on the event loop, so it needs no lock; only the scoring call runs on
 the engine thread, and it only writes the scores of the pairs it was given.
 
 Bounds: the queue holds at most ``max_queue_pairs`` pairs and ``max_queue_tokens`` tokens
 (an empty queue always admits one request); past either, or when the queue already holds more
-work than a request's deadline leaves time for, :meth:`submit` raises 429 with a Retry-After
-from the measured throughput. A request whose deadline passes or whose client goes away
-(:meth:`cancel`) leaves the queue at once; its pairs already on the model finish and are dropped.
+work than a request's deadline leaves time for, :meth:`submit` raises
+:class:`~fastrerank.server.outcomes.Overloaded` with a retry delay from the measured throughput.
+A request whose deadline passes or whose client goes away (:meth:`cancel`) leaves the queue at
+once; its pairs already on the model finish and are dropped. The queue speaks in domain
+outcomes (:mod:`fastrerank.server.outcomes`); the application maps them to HTTP.
 """
 
 from __future__ import annotations
@@ -31,18 +34,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
+from fastrerank.engine import Engine
 from fastrerank.server.admission import Prepared
-from fastrerank.server.errors import HTTPError
 from fastrerank.server.metrics import Metrics
+from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown
 
 __all__ = ["Batcher", "Job"]
-
-# Documents are cut at admission, so the engine is told not to cut again.
-NO_LIMIT = 2**31 - 1
 
 QUEUED, DISPATCHED, FINISHED = 0, 1, 2
 
@@ -94,7 +94,7 @@ class Batcher:
 
     def __init__(
         self,
-        engine: Any,
+        engine: Engine,
         *,
         step_tokens: int | None = None,
         max_queue_pairs: int = 10_000,
@@ -126,11 +126,11 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fastrerank-batcher")
 
     def submit(self, job: Job) -> asyncio.Future[Job]:
-        """Queues ``job``; returns the future its answer will settle. Raises HTTPError: 503
-        while draining, 429 when the queue is full."""
+        """Queues ``job``; returns the future its answer will settle. Raises ShuttingDown while
+        draining, Overloaded when the queue is full."""
         assert self._wake is not None, "start() first"
         if not self._accepting:
-            raise HTTPError(503, "the server is shutting down; retry on another replica", {"connection": "close"})
+            raise ShuttingDown("the server is shutting down; retry on another replica")
         pairs, tokens = job.prep.n_docs, job.prep.tokens
         if self.queued_requests:
             self._check_room(pairs, tokens, job)
@@ -169,7 +169,7 @@ class Batcher:
             if self._clock() + wait > job.deadline:
                 full = f"the queue holds about {wait:.1f} s of work, more than this request's deadline leaves"
         if full is not None:
-            raise HTTPError(429, f"{full}; retry later", {"retry-after": str(self.retry_after())})
+            raise Overloaded(f"{full}; retry later", self.retry_after())
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained (1 to 60)."""
@@ -215,7 +215,7 @@ class Batcher:
             await asyncio.sleep(0.01)
         for level in list(self._levels.values()):
             for job in list(level):
-                self.cancel(job, HTTPError(503, "the server shut down before this request was served"))
+                self.cancel(job, NotServed("the server shut down before this request was served"))
         if self._task is not None:
             self._task.cancel()
             try:
@@ -242,10 +242,10 @@ class Batcher:
                 seconds, tokens = await loop.run_in_executor(self._engine_thread, self._score, step)
             except asyncio.CancelledError:  # close() gave up waiting: answer this batch's requests too
                 for job, _, _ in step:
-                    self.cancel(job, HTTPError(503, "the server shut down before this request was served"))
+                    self.cancel(job, NotServed("the server shut down before this request was served"))
                 raise
-            except Exception as e:  # an engine failure answers this batch's requests, not the server
-                error = HTTPError(500, f"the engine failed on this request: {type(e).__name__}: {e}")
+            except Exception as e:  # an engine failure answers this step's requests, not the server
+                error = EngineFailed(f"the engine failed on this request: {type(e).__name__}: {e}")
                 for job, _, _ in step:
                     self.cancel(job, error)
                 continue
@@ -266,7 +266,9 @@ class Batcher:
             while level and not full:
                 job = level.popleft()
                 if job.deadline <= now:
-                    self.cancel(job, HTTPError(503, "the request's deadline passed while it was queued; retry later, or raise --request-timeout"))
+                    self.cancel(
+                        job, DeadlinePassed("the request's deadline passed while it was queued; retry later, or raise --request-timeout")
+                    )
                     continue
                 prep, first = job.prep, job.next
                 end = first
@@ -300,12 +302,12 @@ class Batcher:
             if full:
                 break
         if step:
-            self.metrics.batch_tokens.observe(rows * longest)
+            self.metrics.step_tokens.observe(rows * longest)
         return step
 
     def _score(self, step: list[tuple[Job, int, int]]) -> tuple[float, int]:
-        """On the engine thread: scores the step's pairs into their jobs' arrays; returns
-        (seconds in the engine, tokens scored)."""
+        """On the engine thread: scores the step's pairs into their jobs' arrays (one engine
+        call per normalisation asked for); returns (seconds in the engine, tokens scored)."""
         by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
         for part in step:
             by_normalize.setdefault(part[0].normalize, []).append(part)
@@ -315,48 +317,21 @@ class Batcher:
         return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in step)
 
     def _score_parts(self, parts: list[tuple[Job, int, int]], normalize: str | None) -> float:
-        query_index: dict[int, int] = {}
-        queries: list[np.ndarray] = []
-        ids: list[np.ndarray] = []
-        offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-        doc_query: list[np.ndarray] = []
-        base = 0
-        for job, first, end in parts:
-            q = query_index.setdefault(id(job), len(queries))
-            if q == len(queries):
-                queries.append(job.prep.query_ids)
-            o = job.prep.doc_offsets
-            ids.append(job.prep.doc_ids[o[first] : o[end]])
-            offsets.append(o[first + 1 : end + 1] - o[first] + base)
-            base += int(o[end] - o[first])
-            doc_query.append(np.full(end - first, q, dtype=np.int32))
-        query_offsets = np.zeros(len(queries) + 1, dtype=np.int64)
-        np.cumsum([len(x) for x in queries], out=query_offsets[1:])
-
+        requests = [job.prep.request.subset(job.prep.order[first:end]) for job, first, end in parts]
         start = time.perf_counter()
-        scored = self.engine.score_encoded(
-            np.concatenate(queries),
-            query_offsets,
-            np.concatenate(ids),
-            np.concatenate(offsets),
-            np.concatenate(doc_query),
-            max_tokens_per_doc=NO_LIMIT,
-            normalize=normalize,
-        )
+        scored = self.engine.score_encoded(requests, normalize=normalize)
         seconds = time.perf_counter() - start
-        at = 0
-        for job, first, end in parts:
+        for (job, first, end), s in zip(parts, scored):
             where = job.prep.order[first:end]
-            job.scores[where] = scored.scores[at : at + end - first]
-            job.windows[where] = scored.windows[at : at + end - first]
-            at += end - first
+            job.scores[where] = s.scores
+            job.windows[where] = s.windows
         return seconds
 
     def _finish(self, step: list[tuple[Job, int, int]], seconds: float, tokens: int) -> None:
         m = self.metrics
-        m.inference_seconds.observe(seconds)
-        m.batch_pairs.observe(sum(end - first for _, first, end in step))
-        m.batch_requests.observe(len({id(job) for job, _, _ in step}))
+        m.step_seconds.observe(seconds)
+        m.step_pairs.observe(sum(end - first for _, first, end in step))
+        m.step_requests.observe(len({id(job) for job, _, _ in step}))
         if seconds > 0:
             rate = tokens / seconds
             self.tokens_per_second = rate if self.tokens_per_second == 0 else 0.8 * self.tokens_per_second + 0.2 * rate

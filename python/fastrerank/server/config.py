@@ -1,41 +1,70 @@
-"""The server's settings, with the defaults ``fastrerank serve`` uses."""
+"""The server's settings: each one's default, its ``serve`` flag's help and its bounds in one
+place (``fastrerank serve`` makes a flag of every field with help)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 __all__ = ["ServerConfig"]
 
 
+def _option(default: Any, help: str, *, zero: bool = False) -> Any:
+    """A numeric setting with a ``serve`` flag; positive, or >= 0 with ``zero``."""
+    return field(default=default, metadata={"help": help, "zero": zero})
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    """Limits, queue bounds and behaviour of one server. Every field has a ``serve`` flag of
-    the same name (``max_body_bytes`` -> ``--max-body-bytes``)."""
+    """Limits, queue bounds and behaviour of one server. Every numeric field has a ``serve``
+    flag of the same name (``max_body_bytes`` -> ``--max-body-bytes``)."""
 
     model_name: str = "fastrerank"  # the `model` of /v1 responses when the request names none
     api_key: str | None = None  # bearer key; None: no authentication
-    max_body_bytes: int = 2 * 1024 * 1024
-    max_documents: int = 1000  # Cohere allows up to 10,000
-    max_document_chars: int = 100_000
-    max_query_chars: int = 10_000
-    max_queue_pairs: int = 10_000  # (query, document) pairs waiting for the model
-    max_queue_tokens: int = 2_000_000  # their tokens, all windows and special tokens included
-    request_timeout: float = 60.0  # seconds from arrival; then 503
-    drain_timeout: float = 30.0  # seconds SIGTERM waits for the queue to drain
-    step_tokens: int | None = None  # padded tokens per engine call; None: the engine's max_batch_tokens
     v1_return_documents: bool = False  # /v1 default when the request does not say (Jina: true)
-    v1_max_chunks_per_doc: int = 10  # Cohere v1's default
-    tokenize_inline_chars: int = 8192  # smaller requests are tokenized on the event loop (~5 ms at most)
+    max_body_bytes: int = _option(2 * 1024 * 1024, "largest request body in bytes (default: %(default)s); larger: 413")
+    max_documents: int = _option(1000, "most documents per request (default: %(default)s; Cohere allows up to 10000)")
+    max_document_chars: int = _option(100_000, "most characters per document (default: %(default)s)")
+    max_query_chars: int = _option(10_000, "most characters per query (default: %(default)s)")
+    max_queue_pairs: int = _option(10_000, "most (query, document) pairs waiting for the model (default: %(default)s); beyond: 429")
+    max_queue_tokens: int = _option(
+        2_000_000, "most tokens (all windows, special tokens included) waiting for the model (default: %(default)s); beyond: 429"
+    )
+    request_timeout: float = _option(60.0, "seconds a request may take from arrival (default: %(default)s); then 503")
+    drain_timeout: float = _option(30.0, "seconds SIGTERM waits for the queue to drain (default: %(default)s)")
+    step_tokens: int | None = _option(
+        None,
+        "padded tokens (rows x longest row) the batcher gathers from the waiting requests per step; "
+        "the engine cuts a step into model calls of --max-batch-tokens (default: the engine's max_batch_tokens)",
+    )
+    v1_max_chunks_per_doc: int = _option(10, "/v1/rerank's max_chunks_per_doc when the request has none (default: %(default)s, Cohere's)")
+    tokenize_inline_chars: int = _option(
+        8192,
+        "requests up to this many characters are tokenized on the event loop, larger ones on a thread (default: %(default)s)",
+        zero=True,
+    )
+    tokenizer_threads: int = _option(2, "threads that tokenize the requests too large to tokenize on the event loop (default: %(default)s)")
+    backlog: int = _option(2048, "connections the listening socket queues before accepting them (default: %(default)s)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("model_name", "api_key", "v1_return_documents") or value is None:
+            if "help" not in f.metadata or value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
                 raise TypeError(f"{f.name} must be a number, got {value!r}")
-            if value <= 0 and f.name != "tokenize_inline_chars":
-                raise ValueError(f"{f.name} must be positive, got {value!r}")
+            if value < 0 or (value == 0 and not f.metadata["zero"]):
+                raise ValueError(f"{f.name} must be {'at least 0' if f.metadata['zero'] else 'positive'}, got {value!r}")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key is empty; pass None for no authentication")
+
+    @classmethod
+    def options(cls) -> list[tuple[str, type, Any, str]]:
+        """(field name, type, default, help) of every setting that has a flag."""
+        out: list[tuple[str, type, Any, str]] = []
+        for f in fields(cls):
+            if "help" in f.metadata:
+                kind = float if isinstance(f.default, float) else int
+                out.append((f.name, kind, f.default, f.metadata["help"]))
+        return out

@@ -51,9 +51,6 @@ class Counter:
         with self._lock:
             self._values[labels] = self._values.get(labels, 0.0) + amount
 
-    def value(self, *labels: str) -> float:
-        return self._values.get(labels, 0.0)
-
     def samples(self) -> Iterable[str]:
         with self._lock:
             items = sorted(self._values.items())
@@ -62,27 +59,20 @@ class Counter:
 
 
 class Gauge:
-    """A value read at scrape time from ``read`` (or set by hand when there is none)."""
+    """A value read at scrape time from the state it mirrors (0 until :meth:`read_from`)."""
 
     kind = "gauge"
 
-    def __init__(self, name: str, help: str, read: Callable[[], float] | None = None) -> None:
+    def __init__(self, name: str, help: str) -> None:
         self.name, self.help, self.label_names = name, help, ()
-        self._read = read
-        self._value = 0.0
-
-    def set(self, value: float) -> None:
-        self._value = float(value)
+        self._read: Callable[[], float] = lambda: 0.0
 
     def read_from(self, read: Callable[[], float]) -> None:
         """Read the value from ``read`` at every scrape from now on."""
         self._read = read
 
-    def value(self) -> float:
-        return float(self._read()) if self._read is not None else self._value
-
     def samples(self) -> Iterable[str]:
-        yield f"{self.name} {_number(self.value())}"
+        yield f"{self.name} {_number(float(self._read()))}"
 
 
 class Histogram:
@@ -104,11 +94,6 @@ class Histogram:
                 series = self._series[labels] = [0.0] * (len(self.buckets) + 2)
             series[i] += 1
             series[-1] += value
-
-    def counts(self, *labels: str) -> list[int]:
-        """Non-cumulative counts per bucket, the last one for values above every bound."""
-        series = self._series.get(labels)
-        return [0] * (len(self.buckets) + 1) if series is None else [int(c) for c in series[:-1]]
 
     def samples(self) -> Iterable[str]:
         with self._lock:
@@ -147,18 +132,41 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = Registry()
-        self.requests = r.add(Counter("fastrerank_requests_total", "HTTP requests answered, by route and status code.", ("route", "status")))
+        self.requests = r.add(
+            Counter("fastrerank_requests_total", "HTTP requests answered, by route and status code.", ("route", "status"))
+        )
         self.request_seconds = r.add(
-            Histogram("fastrerank_request_duration_seconds", "Time from the request's arrival to its answer, by route.", DURATION_BUCKETS, ("route",))
+            Histogram(
+                "fastrerank_request_duration_seconds",
+                "Time from the request's arrival to its answer, by route.",
+                DURATION_BUCKETS,
+                ("route",),
+            )
         )
-        self.tokenize_seconds = r.add(Histogram("fastrerank_tokenize_duration_seconds", "Tokenizing one request's query and documents at admission.", DURATION_BUCKETS))
+        self.tokenize_seconds = r.add(
+            Histogram(
+                "fastrerank_tokenize_duration_seconds", "Tokenizing one request's query and documents at admission.", DURATION_BUCKETS
+            )
+        )
         self.queue_seconds = r.add(
-            Histogram("fastrerank_queue_duration_seconds", "Time from admission until a request's first pairs reach the model.", DURATION_BUCKETS)
+            Histogram(
+                "fastrerank_queue_duration_seconds", "Time from admission until a request's first pairs reach the model.", DURATION_BUCKETS
+            )
         )
-        self.inference_seconds = r.add(Histogram("fastrerank_inference_duration_seconds", "One engine call (pack, model, scores) on a batch.", DURATION_BUCKETS))
-        self.batch_pairs = r.add(Histogram("fastrerank_batch_pairs", "(query, document) pairs per engine batch.", SIZE_BUCKETS))
-        self.batch_requests = r.add(Histogram("fastrerank_batch_requests", "Distinct requests whose pairs share one engine batch.", SIZE_BUCKETS))
-        self.batch_tokens = r.add(Histogram("fastrerank_batch_tokens", "Padded tokens per engine batch (rows x longest row).", TOKEN_BUCKETS))
+        # A step: the pairs the batcher gathers from the waiting requests for one engine call,
+        # which the engine cuts into model batches of its own max_batch_tokens.
+        self.step_seconds = r.add(
+            Histogram("fastrerank_step_duration_seconds", "One batcher step in the engine (pack, model calls, scores).", DURATION_BUCKETS)
+        )
+        self.step_pairs = r.add(Histogram("fastrerank_step_pairs", "(query, document) pairs per batcher step.", SIZE_BUCKETS))
+        self.step_requests = r.add(
+            Histogram("fastrerank_step_requests", "Distinct requests whose pairs share one batcher step.", SIZE_BUCKETS)
+        )
+        self.step_tokens = r.add(
+            Histogram(
+                "fastrerank_step_tokens", "Padded tokens per batcher step (rows x longest row), before the engine cuts it.", TOKEN_BUCKETS
+            )
+        )
         self.queue_pairs = r.add(Gauge("fastrerank_queue_pairs", "Pairs admitted and waiting for the model."))
         self.queue_tokens = r.add(Gauge("fastrerank_queue_tokens", "Tokens (all windows, special tokens included) of the waiting pairs."))
         self.queue_requests = r.add(Gauge("fastrerank_queue_requests", "Requests with pairs waiting for the model."))

@@ -9,6 +9,7 @@ import msgspec
 from fastrerank import __version__
 from fastrerank.server import schemas
 from fastrerank.server.config import ServerConfig
+from fastrerank.types import RerankResponse
 
 __all__ = ["openapi"]
 
@@ -37,7 +38,10 @@ def _rerank(summary: str, request: dict[str, Any], response: dict[str, Any], aut
     op: dict[str, Any] = {
         "summary": summary,
         "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
-        "responses": {"200": _json(response, "The documents, highest score first."), **{k: _json(_ref("ErrorBody"), v) for k, v in ERRORS.items()}},
+        "responses": {
+            "200": _json(response, "The documents, highest score first."),
+            **{k: _json(_ref("ErrorBody"), v) for k, v in ERRORS.items()},
+        },
     }
     if auth:
         op["security"] = [{"bearer": []}]
@@ -75,7 +79,7 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
         schemas.V2RerankRequest,
         schemas.V1RerankRequest,
         schemas.TEIRerankRequest,
-        schemas.V2RerankResponse,
+        RerankResponse,  # /v2/rerank answers the library's own response type
         schemas.V1RerankResponse,
         schemas.TEIResult,
         schemas.ErrorBody,
@@ -93,7 +97,7 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
             "description": "Rerank API speaking Cohere v2 (/v2/rerank), Cohere v1 and Jina (/v1/rerank) and TEI (/rerank).",
         },
         "paths": {
-            "/v2/rerank": _rerank("Cohere Rerank v2", _ref("V2RerankRequest"), _ref("V2RerankResponse"), auth),
+            "/v2/rerank": _rerank("Cohere Rerank v2", _ref("V2RerankRequest"), _ref("RerankResponse"), auth),
             "/v1/rerank": _rerank("Cohere Rerank v1 and Jina", _ref("V1RerankRequest"), _ref("V1RerankResponse"), auth),
             "/rerank": _rerank(
                 "TEI (texts); with documents instead of texts, the /v1/rerank request and response",
@@ -111,7 +115,9 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                    "responses": {
+                        "200": {"description": "Text exposition format.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                    },
                 }
             },
         },

@@ -9,15 +9,14 @@ Cohere, Jina and TEI servers do. ``extra_json_schema`` only documents a constrai
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
+
 __all__ = [
-    "ApiVersion",
-    "BilledUnits",
     "ErrorBody",
-    "Meta",
     "RelevantSpans",
     "TEIRerankRequest",
     "TEIResult",
@@ -26,42 +25,43 @@ __all__ = [
     "V1RerankResponse",
     "V1Result",
     "V2RerankRequest",
-    "V2RerankResponse",
-    "V2Result",
 ]
 
 Query = Annotated[str, msgspec.Meta(description="The search query.", extra_json_schema={"minLength": 1, "pattern": r"\S"})]
 # JSON Schema's integers include 3.0: int fields decode ints and floats, the server takes an
 # integral float as its int and refuses any other (openapi.py documents them as integers).
-Integer = Union[int, float]
+Integer = int | float
 TopN = Annotated[
-    Optional[Integer],
+    Integer | None,
     msgspec.Meta(description="How many results to return; all when absent.", extra_json_schema={"minimum": 1}),
 ]
 MaxTokensPerDoc = Annotated[
-    Optional[Integer],
+    Integer | None,
     msgspec.Meta(
-        description="A document is cut to this many tokens (default 4096), then split into windows that fit the model; its score is its best window's.",
+        description=(
+            f"A document is cut to this many tokens (default {DEFAULT_MAX_TOKENS_PER_DOC}), then split into windows "
+            "that fit the model; its score is its best window's."
+        ),
         extra_json_schema={"minimum": 1},
     ),
 ]
 Priority = Annotated[
-    Optional[Integer],
+    Integer | None,
     msgspec.Meta(
         description="Lower is served earlier (default 0, the highest priority).",
         extra_json_schema={"minimum": 0},
     ),
 ]
-Model = Annotated[Optional[str], msgspec.Meta(description="Accepted for compatibility; the server runs one model.")]
-Document = Union[str, dict[str, Any]]
+Model = Annotated[str | None, msgspec.Meta(description="Accepted for compatibility; the server runs one model.")]
+Document = str | dict[str, Any]
 
 
 class RelevantSpans(msgspec.Struct, kw_only=True):
     """Cohere's ``relevant_spans`` option (Rerank v5 models only); ``"enabled"`` is refused (422)."""
 
     mode: Literal["enabled", "disabled"] = "disabled"
-    threshold: Optional[float] = None
-    max_spans: Optional[Integer] = None
+    threshold: float | None = None
+    max_spans: Integer | None = None
 
 
 class V2RerankRequest(msgspec.Struct, kw_only=True):
@@ -73,7 +73,7 @@ class V2RerankRequest(msgspec.Struct, kw_only=True):
     top_n: TopN = None
     max_tokens_per_doc: MaxTokensPerDoc = None
     priority: Priority = None
-    relevant_spans: Optional[RelevantSpans] = None
+    relevant_spans: RelevantSpans | None = None
 
 
 class V1RerankRequest(msgspec.Struct, kw_only=True):
@@ -87,14 +87,17 @@ class V1RerankRequest(msgspec.Struct, kw_only=True):
     model: Model = None
     top_n: TopN = None
     rank_fields: Annotated[
-        Optional[list[str]], msgspec.Meta(description="For object documents: the fields to rank on, in order.", extra_json_schema={"minItems": 1})
+        list[str] | None,
+        msgspec.Meta(description="For object documents: the fields to rank on, in order.", extra_json_schema={"minItems": 1}),
     ] = None
     return_documents: Annotated[
-        Optional[bool],
-        msgspec.Meta(description="Add each document to its result; default: the server's (false, Cohere's; true with --v1-return-documents, Jina's)."),
+        bool | None,
+        msgspec.Meta(
+            description="Add each document to its result; default: the server's (false, Cohere's; true with --v1-return-documents, Jina's)."
+        ),
     ] = None
     max_chunks_per_doc: Annotated[
-        Optional[Integer],
+        Integer | None,
         msgspec.Meta(description="At most this many windows per document (Cohere v1; default 10).", extra_json_schema={"minimum": 1}),
     ] = None
     max_tokens_per_doc: MaxTokensPerDoc = None
@@ -108,7 +111,7 @@ class TEIRerankRequest(msgspec.Struct, kw_only=True):
     query: Query
     texts: Annotated[list[str], msgspec.Meta(description="The texts to rank.")]
     truncate: Annotated[
-        Optional[bool],
+        bool | None,
         msgspec.Meta(description="Cut each text to one model window; default: score every window and keep the best."),
     ] = None
     truncation_direction: Annotated[
@@ -119,37 +122,10 @@ class TEIRerankRequest(msgspec.Struct, kw_only=True):
     return_text: Annotated[bool, msgspec.Meta(description="Add each text to its result.")] = False
 
 
-class V2Result(msgspec.Struct):
-    index: int
-    relevance_score: float
-
-
-class ApiVersion(msgspec.Struct):
-    version: str
-    is_experimental: bool = False
-
-
-class BilledUnits(msgspec.Struct):
-    search_units: int
-
-
-class Meta(msgspec.Struct):
-    api_version: ApiVersion
-    billed_units: BilledUnits
-
-
-class V2RerankResponse(msgspec.Struct):
-    """Exactly the Cohere v2 JSON (what ``RerankResponse.to_dict()`` gives)."""
-
-    results: list[V2Result]
-    id: str
-    meta: Meta
-
-
 class V1Result(msgspec.Struct, omit_defaults=True):
     index: int
     relevance_score: float
-    document: Optional[dict[str, Any]] = None
+    document: dict[str, Any] | None = None
 
 
 class Usage(msgspec.Struct):
@@ -162,7 +138,7 @@ class V1RerankResponse(msgspec.Struct):
 
     id: str
     results: list[V1Result]
-    meta: Meta
+    meta: dict[str, Any]  # fastrerank.types.Meta.to_dict(), version "1"
     model: str
     usage: Usage
 
@@ -170,12 +146,12 @@ class V1RerankResponse(msgspec.Struct):
 class TEIResult(msgspec.Struct, omit_defaults=True):
     index: int
     score: float
-    text: Optional[str] = None
+    text: str | None = None
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
     """Every error: ``message``. On ``/rerank`` (TEI) also ``error`` and ``error_type``."""
 
     message: str
-    error: Optional[str] = None
-    error_type: Optional[str] = None
+    error: str | None = None
+    error_type: str | None = None

@@ -1,4 +1,5 @@
-"""``fastrerank models``, ``fastrerank download`` and ``fastrerank export``."""
+"""``fastrerank models``, ``fastrerank download`` and ``fastrerank export``: the model registry,
+fetching a named model, and exporting a transformers cross-encoder to ONNX."""
 
 from __future__ import annotations
 
@@ -9,44 +10,47 @@ from pathlib import Path
 from typing import Any
 
 from fastrerank import hub, registry
+from fastrerank.models import MODEL_FILES, PRECISIONS, TOKENIZER_FILES
 
 __all__ = ["register"]
+
+DOWNLOAD_HELP = "fetch a named model into the local cache (exporting it when the repo has no ONNX)"
+DOWNLOAD_DESCRIPTION = (
+    "Downloads MODEL from the Hugging Face Hub into the Hugging Face cache (extra `hub`). When the repo ships "
+    "no ONNX file for a precision, downloads its weights and exports them into fastrerank's cache "
+    "(extra `export`). Afterwards `Reranker(MODEL)` finds it offline."
+)
+
+EXPORT_HELP = "export a transformers cross-encoder to an ONNX model directory"
+EXPORT_DESCRIPTION = (
+    "Exports SRC (a transformers model directory or Hub id) to OUT: model.onnx (fp32), plus model_int8.onnx "
+    "and/or model_fp16.onnx with --precision. --optimize fuses the graph (Attention, EmbedLayerNorm, "
+    "SkipLayerNorm, BiasGelu). Every file is measured against SRC on a built-in probe set; the numbers go to "
+    "OUT/fastrerank-export.json. Fails if fp32 differs from SRC by more than 1e-4. Needs the `export` extra."
+)
 
 SOURCE_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.py"]
 
 
 def register(subparsers: Any) -> None:
     """Adds the model commands."""
-    p = subparsers.add_parser("models", help="list the rerankers fastrerank knows by name", description="Lists the model registry: Hub repo, license, window, head, size, and whether the repo ships ONNX files.")
+    p = subparsers.add_parser(
+        "models",
+        help="list the rerankers fastrerank knows by name",
+        description="Lists the model registry: Hub repo, license, window, head, size, and whether the repo ships ONNX files.",
+    )
     p.add_argument("--json", action="store_true", help="print the registry as JSON")
     p.set_defaults(func=_models)
 
-    p = subparsers.add_parser(
-        "download",
-        help="fetch a named model into the local cache (exporting it when the repo has no ONNX)",
-        description=(
-            "Downloads MODEL from the Hugging Face Hub into the Hugging Face cache (extra `hub`). When the repo ships "
-            "no ONNX file for a precision, downloads its weights and exports them into fastrerank's cache "
-            "(extra `export`). Afterwards `Reranker(MODEL)` finds it offline."
-        ),
-    )
+    p = subparsers.add_parser("download", help=DOWNLOAD_HELP, description=DOWNLOAD_DESCRIPTION)
     p.add_argument("model", nargs="?", default=registry.default_model(), help=f"Hub id (default: {registry.default_model()})")
-    p.add_argument("--precision", action="append", choices=["fp32", "int8", "fp16"], help="precisions to fetch (repeatable; default fp32)")
+    p.add_argument("--precision", action="append", choices=PRECISIONS, help="precisions to fetch (repeatable; default fp32)")
     p.set_defaults(func=_download)
 
-    p = subparsers.add_parser(
-        "export",
-        help="export a transformers cross-encoder to an ONNX model directory",
-        description=(
-            "Exports SRC (a transformers model directory or Hub id) to OUT: model.onnx (fp32), plus model_int8.onnx "
-            "and/or model_fp16.onnx with --precision. --optimize fuses the graph (Attention, EmbedLayerNorm, "
-            "SkipLayerNorm, BiasGelu). Every file is measured against SRC on a built-in probe set; the numbers go to "
-            "OUT/fastrerank-export.json. Fails if fp32 differs from SRC by more than 1e-4. Needs the `export` extra."
-        ),
-    )
+    p = subparsers.add_parser("export", help=EXPORT_HELP, description=EXPORT_DESCRIPTION)
     p.add_argument("source", metavar="SRC", help="transformers model directory or Hub id")
     p.add_argument("out", metavar="OUT", help="output model directory")
-    p.add_argument("--precision", action="append", choices=["fp32", "int8", "fp16"], help="extra precisions (repeatable; fp32 is always written)")
+    p.add_argument("--precision", action="append", choices=PRECISIONS, help="extra precisions (repeatable; fp32 is always written)")
     p.add_argument("--optimize", action="store_true", help="fuse the graph with ONNX Runtime's transformer optimizer")
     p.set_defaults(func=_export)
 
@@ -60,7 +64,7 @@ def _models(args: argparse.Namespace) -> int:
     default = registry.default_model()
     print(f"{'model':42} {'license':10} {'window':>6} {'head':>4}  {'onnx on hub':11}  size")
     for e in rows:
-        onnx = ",".join(p for p in ("fp32", "int8", "fp16") if e.onnx_file(p)) or "export"
+        onnx = ",".join(p for p in PRECISIONS if e.onnx_file(p)) or "export"
         mark = " (default)" if e.name == default else ""
         print(f"{e.name:42} {e.license:10} {e.max_length:>6} {e.logits:>4}  {onnx:11}  {e.size}{mark}")
     return 0
@@ -77,7 +81,7 @@ def _download(args: argparse.Namespace) -> int:
     shipped = [p for p in precisions if p not in missing]
     if shipped:
         assert entry is not None
-        files = [entry.onnx_file(p) for p in shipped] + list(hub.BASE_FILES) + ["tokenizer_config.json", "special_tokens_map.json"]
+        files = [entry.onnx_file(p) for p in shipped] + [*MODEL_FILES, *TOKENIZER_FILES]
         snapshot = hub.download(entry, [f for f in files if f])
         print(f"{repo}: {', '.join(shipped)} in {snapshot} (commit {snapshot.name})")
     if missing:
@@ -103,7 +107,10 @@ def _export(args: argparse.Namespace) -> int:
         print("fused nodes: " + ", ".join(f"{k} {v}" for k, v in manifest["fused_nodes"].items()))
     for precision, m in manifest["probe"].items():
         if m.get("measured"):
-            print(f"{precision}: max |diff| {m['max_abs_diff']:.2e}, spearman {m['spearman']:.4f}, top-10 overlap {m['top10_overlap']:.3f} ({m['pairs']} probe pairs)")
+            print(
+                f"{precision}: max |diff| {m['max_abs_diff']:.2e}, spearman {m['spearman']:.4f}, "
+                f"top-10 overlap {m['top10_overlap']:.3f} ({m['pairs']} probe pairs)"
+            )
         else:
             print(f"{precision}: not measured here ({m['reason']})")
     return 0

@@ -1,0 +1,34 @@
+"""Every default of the engine, one constant each: the library, the command line and the
+server read them from here."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_BATCH_OVERHEAD",
+    "DEFAULT_BATCH_TOKENS",
+    "DEFAULT_DEVICE",
+    "DEFAULT_MAX_TOKENS_PER_DOC",
+    "DEFAULT_NORMALIZE",
+    "DEFAULT_PRECISION",
+    "DEFAULT_TOKEN_CACHE_BYTES",
+    "DEFAULT_TRUNCATION_SIDE",
+]
+
+# Cohere's default: a document is cut to this many tokens before it is windowed.
+DEFAULT_MAX_TOKENS_PER_DOC = 4096
+DEFAULT_TRUNCATION_SIDE = "right"  # cut a too-long document's end, keep its start
+
+DEFAULT_DEVICE = "cpu"
+DEFAULT_PRECISION = "fp32"
+DEFAULT_NORMALIZE = "auto"
+
+# Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
+# big ones (cache-resident activations); on a GPU larger batches keep the device busy.
+DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
+# What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
+# token costs as much as a real one and a call little, so batches pad only where lengths are
+# close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
+DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
+
+# Memory for the token ids of documents seen before (they come back query after query).
+DEFAULT_TOKEN_CACHE_BYTES = 64 << 20
