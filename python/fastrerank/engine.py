@@ -51,6 +51,17 @@ class DocumentLimits:
         object.__setattr__(self, "max_windows_per_doc", inputs.check_max_windows_per_doc(self.max_windows_per_doc))
         object.__setattr__(self, "truncation_side", inputs.check_truncation_side(self.truncation_side))
 
+    @property
+    def core(self) -> tuple[int, int, bool]:
+        """(max_tokens_per_doc, max_windows_per_doc, keep_end) as the core takes them: past its
+        int64, a limit is no limit."""
+        windows = self.max_windows_per_doc
+        return (
+            min(self.max_tokens_per_doc, _core.NO_LIMIT),
+            _core.NO_LIMIT if windows is None else min(windows, _core.NO_LIMIT),
+            self.truncation_side == "left",
+        )
+
 
 DEFAULT_LIMITS = DocumentLimits()
 
@@ -166,17 +177,11 @@ def concatenate(requests: Sequence[EncodedRequest]) -> tuple[np.ndarray, np.ndar
 def core_limits(requests: Sequence[EncodedRequest]) -> dict[str, Any]:
     """The core's per-query document limits of ``requests``: keyword arguments of
     ``_core.pack`` / ``_core.plan_documents``, scalars when every request has the same."""
-
-    def limit(value: int | None) -> int:  # past the core's int64, a limit is no limit
-        return _core.NO_LIMIT if value is None else min(value, _core.NO_LIMIT)
-
-    rules = [
-        (limit(r.limits.max_tokens_per_doc), limit(r.limits.max_windows_per_doc), r.limits.truncation_side == "left") for r in requests
-    ]
-    if len(set(rules)) == 1:
-        tokens, windows, keep_end = rules[0]
+    first = requests[0].limits
+    if all(r.limits is first for r in requests) or len({r.limits for r in requests}) == 1:
+        tokens, windows, keep_end = first.core
         return {"max_tokens_per_doc": tokens, "max_windows_per_doc": windows, "keep_end": keep_end}
-    tokens_each, windows_each, keep_end_each = zip(*rules)
+    tokens_each, windows_each, keep_end_each = zip(*(r.limits.core for r in requests))
     return {
         "max_tokens_per_doc": np.array(tokens_each, dtype=np.int64),
         "max_windows_per_doc": np.array(windows_each, dtype=np.int64),

@@ -290,7 +290,7 @@ class Reranker:
         cuts = [inputs.check_top_n(t) for t in _each(top_n, n, "top_n")]
         keeps = _each(max_tokens_per_doc, n, "max_tokens_per_doc")
         caps = _each(max_windows_per_doc, n, "max_windows_per_doc")
-        limits = [DocumentLimits(k, w, truncation_side) for k, w in zip(keeps, caps)]
+        limits = [_limits(k, w, truncation_side) for k, w in zip(keeps, caps)]
         inputs.check_flag(return_documents, "return_documents")
         encoded = []
         for i, request in enumerate(requests):
@@ -374,6 +374,17 @@ class Reranker:
             f"threads={self._threads}, max_length={self._max_length}, max_batch_tokens={self._max_batch_tokens}, "
             f"batch_overhead={self._batch_overhead}, normalize={self._normalize!r})"
         )
+
+
+def _limits(max_tokens_per_doc: Any, max_windows_per_doc: Any, truncation_side: Any) -> DocumentLimits:
+    """DocumentLimits of these values; the shared default object when they are the defaults
+    (most calls), which skips the checks and lets core_limits see one rule at once."""
+    if (max_tokens_per_doc, max_windows_per_doc, truncation_side) == DEFAULT_RULE and type(max_tokens_per_doc) is int:
+        return DEFAULT_LIMITS
+    return DocumentLimits(max_tokens_per_doc, max_windows_per_doc, truncation_side)
+
+
+DEFAULT_RULE = (DEFAULT_LIMITS.max_tokens_per_doc, DEFAULT_LIMITS.max_windows_per_doc, DEFAULT_LIMITS.truncation_side)
 
 
 def _each(value: Any, n: int, name: str) -> list[Any]:
