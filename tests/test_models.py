@@ -3,6 +3,7 @@ download (with huggingface_hub, faked here: no machine that runs this reaches th
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import types
@@ -14,7 +15,8 @@ from fastrerank import Reranker, hub, registry
 from fastrerank.cli import main
 from fastrerank.models import ModelNotAvailableError, resolve
 
-NAME = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+NAME = "cross-encoder/ms-marco-MiniLM-L6-v2"
+OLD_NAME = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -43,21 +45,66 @@ def populate_snapshot(model_dir: Path, repo: str, files: dict[str, str], commit:
 def test_registry_lists_the_issue_models():
     names = [e.name for e in registry.entries()]
     for want in [
-        "cross-encoder/ms-marco-MiniLM-L-6-v2",
-        "cross-encoder/ms-marco-TinyBERT-L-2-v2",
-        "cross-encoder/ms-marco-MiniLM-L-12-v2",
+        "cross-encoder/ms-marco-MiniLM-L6-v2",
+        "cross-encoder/ms-marco-MiniLM-L12-v2",
+        "cross-encoder/ms-marco-MiniLM-L4-v2",
+        "cross-encoder/ms-marco-MiniLM-L2-v2",
+        "cross-encoder/ms-marco-TinyBERT-L2-v2",
         "BAAI/bge-reranker-base",
+        "BAAI/bge-reranker-large",
         "BAAI/bge-reranker-v2-m3",
         "jinaai/jina-reranker-v1-turbo-en",
+        "jinaai/jina-reranker-v1-tiny-en",
         "mixedbread-ai/mxbai-rerank-xsmall-v1",
+        "mixedbread-ai/mxbai-rerank-base-v1",
+        "mixedbread-ai/mxbai-rerank-large-v1",
+        "Alibaba-NLP/gte-reranker-modernbert-base",
     ]:
         assert want in names
-    assert registry.default_model() == NAME
+    assert registry.default_model() == NAME and registry.lookup(NAME) is not None
+    kinds = registry.architectures()
     for e in registry.entries():
         assert e.license and e.max_length > 0 and e.logits in (1, 2) and e.revision
-    assert registry.lookup(NAME.upper()) is not None
-    assert registry.lookup("BAAI/bge-reranker-base").onnx_file("fp32") is None
-    assert registry.lookup(NAME).onnx_file("int8").endswith(".onnx")
+        assert e.architecture in kinds
+        for graph, data in e.external_data.items():
+            assert graph in [e.onnx_file(p) for p in ("fp32", "fp16", "int8")] and data
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("cross-encoder/ms-marco-MiniLM-L-6-v2", "cross-encoder/ms-marco-MiniLM-L6-v2"),
+        ("cross-encoder/ms-marco-MiniLM-L-12-v2", "cross-encoder/ms-marco-MiniLM-L12-v2"),
+        ("cross-encoder/ms-marco-TinyBERT-L-2-v2", "cross-encoder/ms-marco-TinyBERT-L2-v2"),
+    ],
+)
+def test_former_ids_are_aliases_of_the_current_name(old, new):
+    assert old not in [e.name for e in registry.entries()]
+    assert registry.lookup(old).name == new and registry.lookup(old.upper()).name == new
+
+
+def test_registry_files_follow_the_hub_layout():
+    assert registry.lookup("BAAI/bge-reranker-base").onnx_file("fp32") == "onnx/model.onnx"
+    assert registry.lookup("BAAI/bge-reranker-large").onnx_files("fp32") == ["onnx/model.onnx", "onnx/model.onnx_data"]
+    assert registry.lookup("jinaai/jina-reranker-v1-turbo-en").onnx_file("fp16") == "onnx/model_fp16.onnx"
+    assert registry.lookup("BAAI/bge-reranker-v2-m3").onnx_files("int8") == []
+
+
+@pytest.mark.parametrize(
+    ("isa", "want"),
+    [
+        ("avx512_vnni", "onnx/model_qint8_avx512_vnni.onnx"),
+        ("avx512", "onnx/model_qint8_avx512.onnx"),
+        ("avx2", "onnx/model_quint8_avx2.onnx"),
+        ("arm64", "onnx/model_qint8_arm64.onnx"),
+    ],
+)
+def test_int8_file_follows_the_cpu(monkeypatch, isa, want):
+    monkeypatch.setattr(registry, "cpu_isa", lambda: isa)
+    assert registry.lookup(NAME).onnx_file("int8") == want
+    # a repo without this CPU's file falls back to one it has (every file runs everywhere)
+    partial = dataclasses.replace(registry.lookup(NAME), onnx={"int8": {"avx2": "a.onnx", "arm64": "b.onnx"}})
+    assert partial.onnx_file("int8") == ("b.onnx" if isa == "arm64" else "a.onnx")
 
 
 def test_registry_is_packaged_with_the_wheel():
@@ -69,7 +116,9 @@ def test_registry_is_packaged_with_the_wheel():
 def test_models_command(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert NAME in out and "(default)" in out and "export" in out
+    assert NAME in out and "(default)" in out and "export" in out and f"was {OLD_NAME}" in out
+    assert "cc-by-nc" not in out and "mit" in out and "apache-2.0" in out  # licenses are shown
+    assert "jina-bert: not exercised here" in out
 
 
 def test_name_resolves_from_a_prepopulated_hf_cache(caches, tiny_models):
@@ -99,8 +148,10 @@ def test_offline_and_not_cached_says_what_to_do(caches, monkeypatch):
 
 
 def test_registry_model_without_onnx_points_at_download(caches):
-    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-base"):
-        Reranker("BAAI/bge-reranker-base")
+    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-v2-m3 --precision fp32"):
+        Reranker("BAAI/bge-reranker-v2-m3")
+    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-base --precision int8"):
+        Reranker("BAAI/bge-reranker-base", precision="int8")
 
 
 def test_unknown_names_and_paths(caches):
@@ -113,7 +164,7 @@ def test_unknown_names_and_paths(caches):
 def test_download_uses_huggingface_hub(caches, monkeypatch, tiny_models):
     calls = []
 
-    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
+    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):  # the local Hub tests (test_hub.py) use the real one
         calls.append((repo_id, revision, list(allow_patterns), cache_dir))
         files = {
             f: {"onnx/model.onnx": "model.onnx"}.get(f, f)
@@ -137,7 +188,7 @@ def test_download_failure_and_missing_hub_package(caches, monkeypatch):
         raise OSError("Name or service not known\nmore detail")
 
     monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=failing))
-    with pytest.raises(ModelNotAvailableError, match="Downloading it failed: could not download .* Name or service not known$"):
+    with pytest.raises(ModelNotAvailableError, match=r"^could not download .* Name or service not known\. \(model .* is not on this machine"):
         Reranker(NAME)
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(ModelNotAvailableError, match=r"pip install 'fastrerank\[hub\]'"):
