@@ -1,12 +1,11 @@
-"""The model registry and name resolution: local dir -> export cache -> Hugging Face cache ->
-download (with huggingface_hub, faked here: no machine that runs this reaches the Hub)."""
+"""The model registry and name resolution: local dir -> export cache -> Hugging Face cache.
+Downloads, through huggingface_hub and a local Hub: tests/test_hub.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -161,50 +160,8 @@ def test_unknown_names_and_paths(caches):
         resolve("/abs/path/that/does/not/exist")
 
 
-def test_download_uses_huggingface_hub(caches, monkeypatch, tiny_models):
-    calls = []
-
-    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):  # the local Hub tests (test_hub.py) use the real one
-        calls.append((repo_id, revision, list(allow_patterns), cache_dir))
-        files = {
-            f: {"onnx/model.onnx": "model.onnx"}.get(f, f)
-            for f in allow_patterns
-            if (tiny_models["bert-1"] / {"onnx/model.onnx": "model.onnx"}.get(f, f)).is_file()
-        }
-        return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
-    rr = Reranker(NAME)
-    assert len(rr.rerank("q", ["a"]).results) == 1
-    ((repo, revision, patterns, cache_dir),) = calls
-    assert repo == NAME and revision == "main" and "onnx/model.onnx" in patterns and "tokenizer.json" in patterns
-    assert cache_dir == str(hub.hub_cache_dir())
-    Reranker(NAME)  # now cached: no second download
-    assert len(calls) == 1
-
-
-def test_download_failure_and_missing_hub_package(caches, monkeypatch):
-    def failing(**kwargs):
-        raise OSError("Name or service not known\nmore detail")
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=failing))
-    with pytest.raises(ModelNotAvailableError, match=r"^could not download .* Name or service not known\. \(model .* is not on this machine"):
-        Reranker(NAME)
+def test_missing_hub_package_says_which_extra(caches, monkeypatch):
+    """Downloading through huggingface_hub itself: tests/test_hub.py (a local Hub)."""
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(ModelNotAvailableError, match=r"pip install 'fastrerank\[hub\]'"):
         Reranker(NAME)
-
-
-def test_download_command_for_a_repo_that_ships_onnx(caches, monkeypatch, tiny_models, capsys):
-    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
-        files = {
-            f: "model.onnx" if f.endswith(".onnx") else f
-            for f in allow_patterns
-            if (tiny_models["bert-1"] / ("model.onnx" if f.endswith(".onnx") else f)).is_file()
-        }
-        return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
-    assert main(["download", NAME, "--precision", "fp32", "--precision", "int8"]) == 0
-    assert COMMIT in capsys.readouterr().out
-    assert resolve(NAME, "int8", allow_download=False).onnx.name.endswith(".onnx")

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "models",
         help="list the rerankers fastrerank knows by name",
-        description="Lists the model registry: Hub repo (and former ids), license, window, head, size, and the precisions the repo ships as ONNX.",
+        description="Lists the model registry: Hub repo (and former ids), license, window, head, size, precisions shipped as ONNX.",
     )
     p.add_argument("--json", action="store_true", help="print the registry as JSON")
     p.set_defaults(func=_models)
