@@ -26,13 +26,14 @@ def _key(*files: Path) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, Path]:
-    """Tiny random cross-encoders: bert-1 (1 logit), bert-2 (2 logits), xlmr (1 logit, 64-token window)."""
+    """Tiny random cross-encoders: bert-1 (1 logit), bert-2 (2 logits), xlmr (1 logit, 64-token
+    window), modernbert and deberta (1 logit, 128-token window)."""
     import tiny_models as builders
 
     import fastrerank.export
 
     root = CACHE / f"tiny-{_key(Path(builders.__file__), Path(fastrerank.export.__file__))}"
-    names = ("bert-1", "bert-2", "xlmr")
+    names = ("bert-1", "bert-2", "xlmr", "modernbert", "deberta")
     if not (root / "complete").is_file():
         shutil.rmtree(root, ignore_errors=True)
         builders.build_all(root)

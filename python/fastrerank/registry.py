@@ -12,7 +12,7 @@ from typing import Any
 
 from fastrerank.cpu import cpu_isa
 
-__all__ = ["Architecture", "RegistryEntry", "architectures", "canonical_name", "default_model", "entries", "lookup"]
+__all__ = ["Architecture", "RegistryEntry", "architectures", "default_model", "entries", "lookup"]
 
 # Which int8 file a CPU takes, best first: every file runs everywhere (they are plain ONNX
 # quantized operators), the instruction set only says which one its kernels were tuned for.
@@ -101,13 +101,6 @@ def lookup(name: str) -> RegistryEntry | None:
         if key == entry.name.lower() or key in (a.lower() for a in entry.aliases):
             return entry
     return None
-
-
-def canonical_name(name: str) -> str:
-    """The Hub's current id for ``name``: a registered former id becomes the current one;
-    any other name is returned as given."""
-    entry = lookup(name)
-    return entry.name if entry else name
 
 
 def default_model() -> str:
