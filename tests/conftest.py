@@ -47,3 +47,20 @@ def minilm() -> Path:
     import minilm_test_model
 
     return minilm_test_model.build()
+
+
+@pytest.fixture
+def installed_too(tmp_path):
+    """``installed_too(name=version, ...)``: an environment for a child process in which these
+    distributions are installed as well (dist-info folders first on its sys.path, found by
+    importlib.metadata itself)."""
+    import os
+
+    def env(**versions: str) -> dict[str, str]:
+        for name, version in versions.items():
+            info = tmp_path / "site" / f"{name.replace('-', '_')}-{version}.dist-info"
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        return dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]))
+
+    return env
