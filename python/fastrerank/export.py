@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import json
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,12 @@ def export_onnx(source: str | Path, out: str | Path, *, opset: int = OPSET) -> P
     dummies = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": torch.zeros_like(input_ids)}
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The tracer's notes on Python values it bakes into the graph, and the notice that this
+        # exporter is the legacy one: export() measures the graph against the source instead.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
         torch.onnx.export(
             LogitsOnly(model),
             tuple(dummies[n] for n in names),
