@@ -71,6 +71,16 @@ def _spread_head(model, seed: int) -> None:
         p.data = torch.randn(p.shape, generator=g) * 0.5
 
 
+def _save_and_export(model, out: Path, seed: int) -> Path:
+    """Gives ``model`` a spread head, saves it to ``out`` and exports ``out/model.onnx``."""
+    from fastrerank.export import export_onnx
+
+    _spread_head(model, seed)
+    model.save_pretrained(str(out))
+    export_onnx(out, out)
+    return out
+
+
 # The shape of every tiny model: 2 layers, 32 wide (a model builds in seconds, runs in microseconds).
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
@@ -79,8 +89,6 @@ def build_bert(out: Path, *, num_labels: int = 1, seed: int = 0) -> Path:
     """A 2-layer, 32-wide BertForSequenceClassification with a trained WordPiece vocabulary."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification
-
-    from fastrerank.export import export_onnx
 
     out.mkdir(parents=True, exist_ok=True)
     vocab = _save_bert_tokenizer(out)
@@ -93,19 +101,13 @@ def build_bert(out: Path, *, num_labels: int = 1, seed: int = 0) -> Path:
         pad_token_id=0,
         initializer_range=0.5,  # input-sensitive outputs, so scores spread
     )
-    model = BertForSequenceClassification(config).eval()
-    _spread_head(model, seed)
-    model.save_pretrained(str(out))
-    export_onnx(out, out)
-    return out
+    return _save_and_export(BertForSequenceClassification(config).eval(), out, seed)
 
 
 def build_xlmr(out: Path, *, seed: int = 0) -> Path:
     """A 2-layer, 32-wide XLMRobertaForSequenceClassification (1 logit) with a Unigram vocabulary."""
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
-
-    from fastrerank.export import export_onnx
 
     out.mkdir(parents=True, exist_ok=True)
     vocab = _save_xlmr_tokenizer(out)
@@ -121,11 +123,7 @@ def build_xlmr(out: Path, *, seed: int = 0) -> Path:
         num_labels=1,
         initializer_range=0.5,
     )
-    model = XLMRobertaForSequenceClassification(config).eval()
-    _spread_head(model, seed)
-    model.save_pretrained(str(out))
-    export_onnx(out, out)
-    return out
+    return _save_and_export(XLMRobertaForSequenceClassification(config).eval(), out, seed)
 
 
 def _save_modernbert_tokenizer(out: Path, vocab_size: int = 500) -> dict[str, int]:
@@ -173,8 +171,6 @@ def build_modernbert(out: Path, *, seed: int = 4) -> Path:
     import torch
     from transformers import ModernBertConfig, ModernBertForSequenceClassification
 
-    from fastrerank.export import export_onnx
-
     out.mkdir(parents=True, exist_ok=True)
     ids = _save_modernbert_tokenizer(out)
     torch.manual_seed(seed)
@@ -196,11 +192,7 @@ def build_modernbert(out: Path, *, seed: int = 4) -> Path:
         num_labels=1,
         initializer_range=0.5,
     )
-    model = ModernBertForSequenceClassification(config).eval()
-    _spread_head(model, seed)
-    model.save_pretrained(str(out))
-    export_onnx(out, out)
-    return out
+    return _save_and_export(ModernBertForSequenceClassification(config).eval(), out, seed)
 
 
 def build_deberta(out: Path, *, seed: int = 5) -> Path:
@@ -211,8 +203,6 @@ def build_deberta(out: Path, *, seed: int = 5) -> Path:
     from tokenizers import SentencePieceUnigramTokenizer
     from tokenizers.processors import TemplateProcessing
     from transformers import DebertaV2Config, DebertaV2ForSequenceClassification, PreTrainedTokenizerFast
-
-    from fastrerank.export import export_onnx
 
     out.mkdir(parents=True, exist_ok=True)
     tok = SentencePieceUnigramTokenizer()
@@ -241,11 +231,7 @@ def build_deberta(out: Path, *, seed: int = 5) -> Path:
         num_labels=1,
         initializer_range=0.5,
     )
-    model = DebertaV2ForSequenceClassification(config).eval()
-    _spread_head(model, seed)
-    model.save_pretrained(str(out))
-    export_onnx(out, out)
-    return out
+    return _save_and_export(DebertaV2ForSequenceClassification(config).eval(), out, seed)
 
 
 def build_all(root: Path) -> dict[str, Path]:

@@ -418,23 +418,23 @@ def _plot_systems(ax: Any, results: dict[str, Any]) -> None:
 
 
 def _plot_docs(ax: Any, results: dict[str, Any]) -> None:
-    s = results["sweep"]
-    docs = sorted(int(k) for k in s["docs"])
-    ax.plot(docs, [s["docs"][d]["pairs_per_s"] for d in docs], marker="o")
-    ax.set_xscale("log")
-    ax.set_xlabel("documents per query")
-    ax.set_ylabel("pairs/s")
-    ax.set_title("fastrerank fp32: throughput vs documents per query")
+    _plot_sweep(ax, results["sweep"]["docs"], "documents per query", "throughput vs documents per query", log=True)
 
 
 def _plot_threads(ax: Any, results: dict[str, Any]) -> None:
-    s = results["sweep"]
-    threads = sorted(int(k) for k in s["threads"])
-    ax.plot(threads, [s["threads"][t]["pairs_per_s"] for t in threads], marker="o")
-    ax.set_xticks(threads)
-    ax.set_xlabel("threads")
+    _plot_sweep(ax, results["sweep"]["threads"], "threads", "throughput vs threads (100 documents)", log=False)
+
+
+def _plot_sweep(ax: Any, sweep: dict[Any, Any], xlabel: str, title: str, *, log: bool) -> None:
+    xs = sorted(int(k) for k in sweep)
+    ax.plot(xs, [sweep[x]["pairs_per_s"] for x in xs], marker="o")
+    if log:
+        ax.set_xscale("log")
+    else:
+        ax.set_xticks(xs)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("pairs/s")
-    ax.set_title("fastrerank fp32: throughput vs threads (100 documents)")
+    ax.set_title(f"fastrerank fp32: {title}")
 
 
 def _plot_latency(ax: Any, results: dict[str, Any]) -> None:
