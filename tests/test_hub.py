@@ -23,8 +23,6 @@ from fastrerank.cpu import cpu_isa
 
 from localhub import LocalHub, files_of
 
-pytest.importorskip("huggingface_hub")
-
 NEW = "cross-encoder/ms-marco-MiniLM-L6-v2"
 OLD = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 LARGE = "BAAI/bge-reranker-large"  # onnx/model.onnx + onnx/model.onnx_data
