@@ -42,7 +42,11 @@ def _save_bert_tokenizer(out: Path, vocab_size: int = 600) -> int:
 
     tok = BertWordPieceTokenizer(lowercase=True, strip_accents=None, clean_text=True, handle_chinese_chars=True)
     tok.train_from_iterator(
-        _corpus(), vocab_size=vocab_size, min_frequency=1, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        _corpus(),
+        vocab_size=vocab_size,
+        min_frequency=1,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+        show_progress=False,
     )
     tok.save(str(out / "tokenizer.json"))
     BertTokenizerFast(tokenizer_file=str(out / "tokenizer.json")).save_pretrained(str(out))
@@ -55,7 +59,9 @@ def _save_xlmr_tokenizer(out: Path, vocab_size: int = 400) -> int:
     from transformers import XLMRobertaTokenizerFast
 
     tok = SentencePieceUnigramTokenizer()
-    tok.train_from_iterator(_corpus(), vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], unk_token="<unk>")
+    tok.train_from_iterator(
+        _corpus(), vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], unk_token="<unk>", show_progress=False
+    )
     tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))
     tok.save(str(out / "tokenizer.json"))
     XLMRobertaTokenizerFast(tokenizer_file=str(out / "tokenizer.json")).save_pretrained(str(out))
@@ -139,7 +145,11 @@ def _save_modernbert_tokenizer(out: Path, vocab_size: int = 500) -> dict[str, in
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
     tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=1, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<|padding|>"]
+        vocab_size=vocab_size,
+        min_frequency=1,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|padding|>"],
+        show_progress=False,
     )
     tok.train_from_iterator(_corpus(), trainer=trainer)
     tok.add_special_tokens(
@@ -206,7 +216,9 @@ def build_deberta(out: Path, *, seed: int = 5) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     tok = SentencePieceUnigramTokenizer()
-    tok.train_from_iterator(_corpus(), vocab_size=400, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"], unk_token="[UNK]")
+    tok.train_from_iterator(
+        _corpus(), vocab_size=400, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"], unk_token="[UNK]", show_progress=False
+    )
     tok.post_processor = TemplateProcessing(
         single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
     )

@@ -36,6 +36,6 @@ for version in ${PYTHONS:-3.10 3.11 3.12}; do
     > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 done
 for wheel in "$work"/raw/*.whl; do
-  "$tool/bin/auditwheel" repair -w "$out" "$wheel" > "$work/repair.log" 2>&1 || { cat "$work/repair.log" >&2; exit 1; }
+  PATH="$tool/bin:$PATH" auditwheel repair -w "$out" "$wheel" > "$work/repair.log" 2>&1 || { cat "$work/repair.log" >&2; exit 1; }
 done
 ls "$out"/*.whl | xargs -n1 basename
