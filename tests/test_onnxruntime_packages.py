@@ -44,7 +44,7 @@ def cpu_ort():
 def test_both_onnxruntimes_fail_every_device_with_the_fix(tiny_models, installed_too, cpu_ort):
     for kind, message in errors(tiny_models["bert-1"], installed_too(**{"onnxruntime-gpu": "1.31.1"})):
         assert kind == "OnnxRuntimeConflictError"
-        assert f"onnxruntime {cpu_ort} and onnxruntime-gpu 1.31.1 are all installed" in message
+        assert f"onnxruntime {cpu_ort} and onnxruntime-gpu 1.31.1 are installed together" in message
         assert f"`pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'onnxruntime=={cpu_ort}'`" in message
 
 

@@ -78,7 +78,7 @@ def check_onnxruntime() -> dict[str, str]:
     keep = "onnxruntime-gpu" if ours == GPU_DISTRIBUTION and "onnxruntime-gpu" in installed else next(iter(installed))
     names = " and ".join(f"{name} {version}" for name, version in installed.items())
     raise OnnxRuntimeConflictError(
-        f"{names} are all installed; they write the same `onnxruntime` module folder, so which one runs is an accident of "
+        f"{names} are installed together; they write the same `onnxruntime` module folder, so which one runs is an accident of "
         f"install order. Keep one ({ours} wants {keep}): `pip uninstall -y {' '.join(installed)} && "
         f"pip install '{keep}=={installed[keep]}'`"
     )
