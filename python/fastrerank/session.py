@@ -22,6 +22,7 @@ __all__ = [
     "OnnxRuntimeConflictError",
     "Session",
     "check_onnxruntime",
+    "installed_version",
     "onnxruntime_distributions",
     "parse_device",
 ]
@@ -48,23 +49,17 @@ class OnnxRuntimeConflictError(RuntimeError):
     """More than one ONNX Runtime distribution is installed (they share the onnxruntime module)."""
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (package metadata), or None."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def onnxruntime_distributions() -> dict[str, str]:
     """The installed distributions that provide the ``onnxruntime`` module: name -> version."""
-    found = {}
-    for name in ONNXRUNTIME_DISTRIBUTIONS:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return found
-
-
-def _is_installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return {name: v for name in ONNXRUNTIME_DISTRIBUTIONS if (v := installed_version(name))}
 
 
 def check_onnxruntime() -> dict[str, str]:
@@ -74,7 +69,7 @@ def check_onnxruntime() -> dict[str, str]:
     installed = onnxruntime_distributions()
     if len(installed) < 2:
         return installed
-    ours = GPU_DISTRIBUTION if _is_installed(GPU_DISTRIBUTION) else "fastrerank"
+    ours = GPU_DISTRIBUTION if installed_version(GPU_DISTRIBUTION) else "fastrerank"
     keep = "onnxruntime-gpu" if ours == GPU_DISTRIBUTION and "onnxruntime-gpu" in installed else next(iter(installed))
     names = " and ".join(f"{name} {version}" for name, version in installed.items())
     raise OnnxRuntimeConflictError(

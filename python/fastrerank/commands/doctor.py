@@ -6,7 +6,6 @@ the device asked for would work (the exit status: 0 only then)."""
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -17,7 +16,14 @@ from fastrerank import cuda, hub, registry
 from fastrerank.cpu import cpu_isa, has_vnni, physical_cores
 from fastrerank.defaults import DEFAULT_DEVICE, DEFAULT_PRECISION
 from fastrerank.models import PRECISIONS
-from fastrerank.session import GPU_DISTRIBUTION, OnnxRuntimeConflictError, check_onnxruntime, onnxruntime_distributions, parse_device
+from fastrerank.session import (
+    GPU_DISTRIBUTION,
+    OnnxRuntimeConflictError,
+    check_onnxruntime,
+    installed_version,
+    onnxruntime_distributions,
+    parse_device,
+)
 
 __all__ = ["register"]
 
@@ -37,13 +43,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS, help="with --model (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_doctor)
-
-
-def _distribution(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _onnxruntime() -> dict[str, Any]:
@@ -131,8 +130,8 @@ def collect(device: str, model: str | None = None, precision: str = DEFAULT_PREC
     entry = registry.lookup(registry.default_model())
     report: dict[str, Any] = {
         "fastrerank": {
-            "version": _distribution("fastrerank") or _distribution(GPU_DISTRIBUTION),
-            "distributions": {d: v for d in ("fastrerank", GPU_DISTRIBUTION) if (v := _distribution(d))},
+            "version": installed_version("fastrerank") or installed_version(GPU_DISTRIBUTION),
+            "distributions": {d: v for d in ("fastrerank", GPU_DISTRIBUTION) if (v := installed_version(d))},
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
