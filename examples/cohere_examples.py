@@ -3,7 +3,7 @@
     python examples/cohere_examples.py MODEL_DIR
 
 With the MiniLM-L6 *test* model (untrained head) the scores are not meaningful rankings;
-point MODEL_DIR at a real cross-encoder (e.g. an export of cross-encoder/ms-marco-MiniLM-L-6-v2)
+point MODEL_DIR at a real cross-encoder (e.g. an export of cross-encoder/ms-marco-MiniLM-L6-v2)
 for real relevance.
 """
 

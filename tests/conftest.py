@@ -26,13 +26,14 @@ def _key(*files: Path) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, Path]:
-    """Tiny random cross-encoders: bert-1 (1 logit), bert-2 (2 logits), xlmr (1 logit, 64-token window)."""
+    """Tiny random cross-encoders: bert-1 (1 logit), bert-2 (2 logits), xlmr (1 logit, 64-token
+    window), modernbert and deberta (1 logit, 128-token window)."""
     import tiny_models as builders
 
     import fastrerank.export
 
     root = CACHE / f"tiny-{_key(Path(builders.__file__), Path(fastrerank.export.__file__))}"
-    names = ("bert-1", "bert-2", "xlmr")
+    names = ("bert-1", "bert-2", "xlmr", "modernbert", "deberta")
     if not (root / "complete").is_file():
         shutil.rmtree(root, ignore_errors=True)
         builders.build_all(root)
@@ -46,3 +47,20 @@ def minilm() -> Path:
     import minilm_test_model
 
     return minilm_test_model.build()
+
+
+@pytest.fixture
+def installed_too(tmp_path):
+    """``installed_too(name=version, ...)``: an environment for a child process in which these
+    distributions are installed as well (dist-info folders first on its sys.path, found by
+    importlib.metadata itself)."""
+    import os
+
+    def env(**versions: str) -> dict[str, str]:
+        for name, version in versions.items():
+            info = tmp_path / "site" / f"{name.replace('-', '_')}-{version}.dist-info"
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        return dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]))
+
+    return env

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from fastrerank.bench import corpus
+from fastrerank.bench import compare, corpus
 from fastrerank.bench.null_model import build as build_null
 from fastrerank.cli import main
 
@@ -65,3 +65,6 @@ def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
     report = out.with_suffix(".md").read_text()
     assert "| fastrerank fp32 |" in report and "zero-padding ceiling" in report
     assert "fastrerank fp32" in capsys.readouterr().out
+    assert [draw.__name__ for draw in compare.plot_panels(results)] == ["_plot_systems"]  # no sweep ran: no empty panels
+    sweep = {"docs": {"10": {}}, "threads": {"1": {}}, "overhead": {}}
+    assert len(compare.plot_panels(results | {"sweep": sweep})) == 4

@@ -1,17 +1,22 @@
 """fastrerank scores equal the transformers / sentence-transformers reference: fp32 within 1e-4,
-same order. Tiny random BERT (1 and 2 logits) and XLM-R, and the real-size MiniLM-L6 model."""
+same order. Tiny random BERT (1 and 2 logits), XLM-R, ModernBERT and DeBERTa-v2, and the
+real-size MiniLM-L6 model."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from fastrerank import Reranker
+from fastrerank import Reranker, registry
 
 import texts
 from hf_reference import Reference, assert_same_ranking
 
 TOLERANCE = 1e-4
+# One tiny model per architecture built here (models/tiny_models.py).
+PARITY_MODELS = ["bert-1", "bert-2", "xlmr", "modernbert", "deberta"]
 
 
 def by_index(response, n: int) -> np.ndarray:
@@ -21,7 +26,7 @@ def by_index(response, n: int) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("name", ["bert-1", "bert-2", "xlmr"])
+@pytest.mark.parametrize("name", PARITY_MODELS)
 @pytest.mark.parametrize("query", texts.QUERIES)
 def test_tiny_models_match_transformers(tiny_models, name, query):
     rr = Reranker(tiny_models[name])
@@ -36,7 +41,14 @@ def test_tiny_models_match_transformers(tiny_models, name, query):
     assert len(ref.windows(query, texts.LONG_DOCUMENT, rr.max_length)) > 3
 
 
-@pytest.mark.parametrize("name", ["bert-1", "xlmr"])
+def test_every_architecture_the_registry_says_runs_is_parity_tested(tiny_models):
+    tested = {json.loads((tiny_models[name] / "config.json").read_text())["model_type"] for name in PARITY_MODELS}
+    kinds = registry.architectures()
+    assert {e.architecture for e in registry.entries()} <= set(kinds)
+    assert {k.name for k in kinds.values() if k.exercised} <= tested
+
+
+@pytest.mark.parametrize("name", ["bert-1", "xlmr", "modernbert"])
 def test_max_tokens_per_doc_and_windows_match_reference(tiny_models, name):
     rr = Reranker(tiny_models[name])
     ref = Reference(tiny_models[name])

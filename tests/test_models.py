@@ -1,11 +1,11 @@
-"""The model registry and name resolution: local dir -> export cache -> Hugging Face cache ->
-download (with huggingface_hub, faked here: no machine that runs this reaches the Hub)."""
+"""The model registry and name resolution: local dir -> export cache -> Hugging Face cache.
+Downloads, through huggingface_hub and a local Hub: tests/test_hub.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,8 @@ from fastrerank import Reranker, hub, registry
 from fastrerank.cli import main
 from fastrerank.models import ModelNotAvailableError, resolve
 
-NAME = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+NAME = "cross-encoder/ms-marco-MiniLM-L6-v2"
+OLD_NAME = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -43,21 +44,66 @@ def populate_snapshot(model_dir: Path, repo: str, files: dict[str, str], commit:
 def test_registry_lists_the_issue_models():
     names = [e.name for e in registry.entries()]
     for want in [
-        "cross-encoder/ms-marco-MiniLM-L-6-v2",
-        "cross-encoder/ms-marco-TinyBERT-L-2-v2",
-        "cross-encoder/ms-marco-MiniLM-L-12-v2",
+        "cross-encoder/ms-marco-MiniLM-L6-v2",
+        "cross-encoder/ms-marco-MiniLM-L12-v2",
+        "cross-encoder/ms-marco-MiniLM-L4-v2",
+        "cross-encoder/ms-marco-MiniLM-L2-v2",
+        "cross-encoder/ms-marco-TinyBERT-L2-v2",
         "BAAI/bge-reranker-base",
+        "BAAI/bge-reranker-large",
         "BAAI/bge-reranker-v2-m3",
         "jinaai/jina-reranker-v1-turbo-en",
+        "jinaai/jina-reranker-v1-tiny-en",
         "mixedbread-ai/mxbai-rerank-xsmall-v1",
+        "mixedbread-ai/mxbai-rerank-base-v1",
+        "mixedbread-ai/mxbai-rerank-large-v1",
+        "Alibaba-NLP/gte-reranker-modernbert-base",
     ]:
         assert want in names
-    assert registry.default_model() == NAME
+    assert registry.default_model() == NAME and registry.lookup(NAME) is not None
+    kinds = registry.architectures()
     for e in registry.entries():
         assert e.license and e.max_length > 0 and e.logits in (1, 2) and e.revision
-    assert registry.lookup(NAME.upper()) is not None
-    assert registry.lookup("BAAI/bge-reranker-base").onnx_file("fp32") is None
-    assert registry.lookup(NAME).onnx_file("int8").endswith(".onnx")
+        assert e.architecture in kinds
+        for graph, data in e.external_data.items():
+            assert graph in [e.onnx_file(p) for p in ("fp32", "fp16", "int8")] and data
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("cross-encoder/ms-marco-MiniLM-L-6-v2", "cross-encoder/ms-marco-MiniLM-L6-v2"),
+        ("cross-encoder/ms-marco-MiniLM-L-12-v2", "cross-encoder/ms-marco-MiniLM-L12-v2"),
+        ("cross-encoder/ms-marco-TinyBERT-L-2-v2", "cross-encoder/ms-marco-TinyBERT-L2-v2"),
+    ],
+)
+def test_former_ids_are_aliases_of_the_current_name(old, new):
+    assert old not in [e.name for e in registry.entries()]
+    assert registry.lookup(old).name == new and registry.lookup(old.upper()).name == new
+
+
+def test_registry_files_follow_the_hub_layout():
+    assert registry.lookup("BAAI/bge-reranker-base").onnx_file("fp32") == "onnx/model.onnx"
+    assert registry.lookup("BAAI/bge-reranker-large").onnx_files("fp32") == ["onnx/model.onnx", "onnx/model.onnx_data"]
+    assert registry.lookup("jinaai/jina-reranker-v1-turbo-en").onnx_file("fp16") == "onnx/model_fp16.onnx"
+    assert registry.lookup("BAAI/bge-reranker-v2-m3").onnx_files("int8") == []
+
+
+@pytest.mark.parametrize(
+    ("isa", "want"),
+    [
+        ("avx512_vnni", "onnx/model_qint8_avx512_vnni.onnx"),
+        ("avx512", "onnx/model_qint8_avx512.onnx"),
+        ("avx2", "onnx/model_quint8_avx2.onnx"),
+        ("arm64", "onnx/model_qint8_arm64.onnx"),
+    ],
+)
+def test_int8_file_follows_the_cpu(monkeypatch, isa, want):
+    monkeypatch.setattr(registry, "cpu_isa", lambda: isa)
+    assert registry.lookup(NAME).onnx_file("int8") == want
+    # a repo without this CPU's file falls back to one it has (every file runs everywhere)
+    partial = dataclasses.replace(registry.lookup(NAME), onnx={"int8": {"avx2": "a.onnx", "arm64": "b.onnx"}})
+    assert partial.onnx_file("int8") == ("b.onnx" if isa == "arm64" else "a.onnx")
 
 
 def test_registry_is_packaged_with_the_wheel():
@@ -69,7 +115,9 @@ def test_registry_is_packaged_with_the_wheel():
 def test_models_command(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert NAME in out and "(default)" in out and "export" in out
+    assert NAME in out and "(default)" in out and "export" in out and f"was {OLD_NAME}" in out
+    assert "cc-by-nc" not in out and "mit" in out and "apache-2.0" in out  # licenses are shown
+    assert "jina-bert: not exercised here" in out
 
 
 def test_name_resolves_from_a_prepopulated_hf_cache(caches, tiny_models):
@@ -99,8 +147,10 @@ def test_offline_and_not_cached_says_what_to_do(caches, monkeypatch):
 
 
 def test_registry_model_without_onnx_points_at_download(caches):
-    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-base"):
-        Reranker("BAAI/bge-reranker-base")
+    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-v2-m3 --precision fp32"):
+        Reranker("BAAI/bge-reranker-v2-m3")
+    with pytest.raises(ModelNotAvailableError, match="fastrerank download BAAI/bge-reranker-base --precision int8"):
+        Reranker("BAAI/bge-reranker-base", precision="int8")
 
 
 def test_unknown_names_and_paths(caches):
@@ -110,50 +160,8 @@ def test_unknown_names_and_paths(caches):
         resolve("/abs/path/that/does/not/exist")
 
 
-def test_download_uses_huggingface_hub(caches, monkeypatch, tiny_models):
-    calls = []
-
-    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
-        calls.append((repo_id, revision, list(allow_patterns), cache_dir))
-        files = {
-            f: {"onnx/model.onnx": "model.onnx"}.get(f, f)
-            for f in allow_patterns
-            if (tiny_models["bert-1"] / {"onnx/model.onnx": "model.onnx"}.get(f, f)).is_file()
-        }
-        return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
-    rr = Reranker(NAME)
-    assert len(rr.rerank("q", ["a"]).results) == 1
-    ((repo, revision, patterns, cache_dir),) = calls
-    assert repo == NAME and revision == "main" and "onnx/model.onnx" in patterns and "tokenizer.json" in patterns
-    assert cache_dir == str(hub.hub_cache_dir())
-    Reranker(NAME)  # now cached: no second download
-    assert len(calls) == 1
-
-
-def test_download_failure_and_missing_hub_package(caches, monkeypatch):
-    def failing(**kwargs):
-        raise OSError("Name or service not known\nmore detail")
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=failing))
-    with pytest.raises(ModelNotAvailableError, match="Downloading it failed: could not download .* Name or service not known$"):
-        Reranker(NAME)
+def test_missing_hub_package_says_which_extra(caches, monkeypatch):
+    """Downloading through huggingface_hub itself: tests/test_hub.py (a local Hub)."""
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(ModelNotAvailableError, match=r"pip install 'fastrerank\[hub\]'"):
         Reranker(NAME)
-
-
-def test_download_command_for_a_repo_that_ships_onnx(caches, monkeypatch, tiny_models, capsys):
-    def snapshot_download(repo_id, revision, allow_patterns, cache_dir):
-        files = {
-            f: "model.onnx" if f.endswith(".onnx") else f
-            for f in allow_patterns
-            if (tiny_models["bert-1"] / ("model.onnx" if f.endswith(".onnx") else f)).is_file()
-        }
-        return str(populate_snapshot(tiny_models["bert-1"], repo_id, files))
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
-    assert main(["download", NAME, "--precision", "fp32", "--precision", "int8"]) == 0
-    assert COMMIT in capsys.readouterr().out
-    assert resolve(NAME, "int8", allow_download=False).onnx.name.endswith(".onnx")

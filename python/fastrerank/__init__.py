@@ -18,7 +18,7 @@ from __future__ import annotations
 from fastrerank.engine import DocumentLimits, EncodedRequest
 from fastrerank.hub import ModelNotAvailableError
 from fastrerank.reranker import Reranker
-from fastrerank.session import DeviceNotAvailableError
+from fastrerank.session import DeviceNotAvailableError, OnnxRuntimeConflictError
 from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, Scored
 
 __version__ = "0.1.0"
@@ -31,6 +31,7 @@ __all__ = [
     "EncodedRequest",
     "Meta",
     "ModelNotAvailableError",
+    "OnnxRuntimeConflictError",
     "RerankResponse",
     "RerankResult",
     "Reranker",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-
-from fastrerank.registry import RegistryEntry
 
 __all__ = ["ModelNotAvailableError", "download", "export_cache_dir", "hub_cache_dir", "hub_snapshot", "is_offline"]
 
@@ -46,10 +45,12 @@ def is_offline() -> bool:
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def hub_snapshot(repo: str, revision: str, required: list[str]) -> Path | None:
+def hub_snapshot(repo: str, revision: str, required: Sequence[str]) -> Path | None:
     """The cached snapshot directory of ``repo`` at ``revision`` holding every ``required``
     file, or None. Reads the cache layout directly (models--org--name/refs, snapshots), so it
-    works without huggingface_hub installed."""
+    works without huggingface_hub installed and asks nothing of the network. The snapshot's
+    files are symlinks into blobs/: open them by this path (an ONNX graph finds its external
+    data beside it), never by the link's target."""
     root = hub_cache_dir() / f"models--{repo.replace('/', '--')}"
     if HEX40.match(revision):
         commit = revision
@@ -64,11 +65,10 @@ def hub_snapshot(repo: str, revision: str, required: list[str]) -> Path | None:
     return None
 
 
-def download(entry_or_repo: RegistryEntry | str, files: list[str], revision: str = "main") -> Path:
-    """Downloads ``files`` of the repo into the Hugging Face cache; returns the snapshot dir."""
-    repo = entry_or_repo.repo if isinstance(entry_or_repo, RegistryEntry) else entry_or_repo
-    if isinstance(entry_or_repo, RegistryEntry):
-        revision = entry_or_repo.revision
+def download(repo: str, patterns: Sequence[str], revision: str = "main") -> Path:
+    """Downloads the files of ``repo`` matching ``patterns`` into the Hugging Face cache;
+    returns the snapshot directory. A pattern that matches nothing is not an error: the caller
+    checks for the files it needs."""
     if is_offline():
         raise ModelNotAvailableError(f"{repo} is not in the local cache and HF_HUB_OFFLINE is set, so it cannot be downloaded")
     try:
@@ -79,7 +79,23 @@ def download(entry_or_repo: RegistryEntry | str, files: list[str], revision: str
             "`pip install 'fastrerank[hub]'`"
         ) from e
     try:
-        path = snapshot_download(repo_id=repo, revision=revision, allow_patterns=files, cache_dir=str(hub_cache_dir()))
-    except Exception as e:  # network, auth, missing repo: all end the same way for the user
-        raise ModelNotAvailableError(f"could not download {repo} (revision {revision}) from the Hugging Face Hub: {e}") from e
+        path = snapshot_download(repo_id=repo, revision=revision, allow_patterns=list(patterns), cache_dir=str(hub_cache_dir()))
+    except Exception as e:  # huggingface_hub's errors, or the network's
+        raise ModelNotAvailableError(_download_failure(repo, revision, e)) from e
     return Path(path)
+
+
+def _download_failure(repo: str, revision: str, error: Exception) -> str:
+    """What went wrong, and what to do about it, by huggingface_hub's error class."""
+    kinds = {cls.__name__ for cls in type(error).__mro__}
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "GatedRepoError" in kinds:
+        return f"{repo} is gated on the Hugging Face Hub: accept its terms on its Hub page, then log in (`hf auth login`, or set HF_TOKEN)"
+    if "RevisionNotFoundError" in kinds:
+        return f"{repo} has no revision {revision!r} on the Hugging Face Hub"
+    if "RepositoryNotFoundError" in kinds:
+        return (
+            f"there is no model {repo!r} on the Hugging Face Hub (or it is private: log in with `hf auth login` or set HF_TOKEN); "
+            "check the name (`fastrerank models` lists the known ones)"
+        )
+    return f"could not download {repo} (revision {revision}) from the Hugging Face Hub: {detail}"

@@ -1,7 +1,7 @@
 """Model resolution: what the user passed -> the files of one model at one precision.
 
 A model directory holds ``model.onnx`` (or a precision variant such as ``model_int8.onnx``),
-``tokenizer.json`` and ``config.json``. A name such as ``cross-encoder/ms-marco-MiniLM-L-6-v2``
+``tokenizer.json`` and ``config.json``. A name such as ``cross-encoder/ms-marco-MiniLM-L6-v2``
 resolves: local directory -> fastrerank's export cache -> the Hugging Face cache -> download
 from the Hub (extra ``hub``), with an error that says what to do when none of them has it.
 """
@@ -41,6 +41,8 @@ ONNX_NAMES = {
     "fp16": (ONNX_FILE["fp16"], "onnx/model_fp16.onnx"),
     "int8": (ONNX_FILE["int8"], "onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
 }
+# Where a graph's weights are when they are kept beside it (optimum / transformers.js, torch).
+EXTERNAL_DATA_SUFFIXES = ("_data", ".data")
 # Beside the ONNX file, every model directory has these.
 MODEL_FILES = ("config.json", "tokenizer.json")
 # What a transformers tokenizer saves besides tokenizer.json (peers and `export` read them).
@@ -108,39 +110,55 @@ def resolve(model: str | os.PathLike[str], precision: str = "fp32", *, allow_dow
             f"model {name!r} is not a directory and not a model name; pass a directory holding model.onnx, "
             "tokenizer.json and config.json, or a name (`fastrerank models` lists the known ones)"
         )
-    repo = entry.repo if entry else name
+    # A registered former id becomes the current one before the Hub is asked: the Hub would
+    # redirect it, but huggingface_hub would cache a second copy under the old id.
+    repo = entry.name if entry else name
     revision = entry.revision if entry else "main"
 
     exported = hub.exported_dir(repo)
     if _has_precision(exported, precision):
         return model_files(exported, precision, entry=entry)
 
-    shipped = entry.onnx_file(precision) if entry else None
-    if entry is not None and shipped is None:
-        raise ModelNotAvailableError(
-            f"{repo} has no {precision} ONNX file on the Hub, and no fastrerank export was found in {exported}; "
-            f"where the Hub is reachable run `fastrerank download {repo} --precision {precision}` "
-            "(extras `hub` and `export`: it downloads the weights and exports them), or pass a local model directory"
-        )
-    candidates = [shipped] if shipped else list(ONNX_NAMES[precision][1:])
-    for onnx_name in candidates:
-        snapshot = hub.hub_snapshot(repo, revision, [onnx_name, *MODEL_FILES])
-        if snapshot is not None:
-            return model_files(snapshot, precision, onnx_name=onnx_name, entry=entry)
+    if entry is not None:
+        candidates = [entry.onnx_files(precision)]
+        if not candidates[0]:
+            raise ModelNotAvailableError(
+                f"{repo} has no {precision} ONNX file on the Hub, and no fastrerank export was found in {exported}; "
+                f"where the Hub is reachable run `fastrerank download {repo} --precision {precision}` "
+                "(extras `hub` and `export`: it downloads the weights and exports them), or pass a local model directory"
+            )
+        patterns = candidates[0]
+    else:  # an unregistered repo: the usual names, with external data when the repo has it
+        candidates = [[n] for n in ONNX_NAMES[precision]]
+        patterns = [p for n in ONNX_NAMES[precision] for p in (n, *(n + suffix for suffix in EXTERNAL_DATA_SUFFIXES))]
+    for cached in (repo, *(entry.aliases if entry else ())):  # a cache made under a former id counts
+        for files in candidates:
+            snapshot = hub.hub_snapshot(cached, revision, [*files, *MODEL_FILES])
+            if snapshot is not None:
+                return model_files(snapshot, precision, onnx_name=files[0], entry=entry)
 
     not_here = (
         f"model {repo!r} ({precision}) is not on this machine: looked in {exported} and in the Hugging Face cache "
-        f"{hub.hub_cache_dir()} (revision {revision}). Where the Hub is reachable: `pip install 'fastrerank[hub]'` and "
-        f"`fastrerank download {repo}`. Offline: pass a local model directory (model.onnx, tokenizer.json, "
-        "config.json), or set HF_HOME to a cache that has it."
+        f"{hub.hub_cache_dir()} (revision {revision})."
     )
     if not allow_download or hub.is_offline():
-        raise ModelNotAvailableError(not_here)
+        raise ModelNotAvailableError(
+            f"{not_here} Where the Hub is reachable: `pip install 'fastrerank[hub]'` and `fastrerank download {repo}`. "
+            "Offline: pass a local model directory (model.onnx, tokenizer.json, config.json), or set HF_HOME to a cache that has it."
+        )
     try:
-        snapshot = hub.download(repo, [candidates[0], *MODEL_FILES, *TOKENIZER_FILES], revision)
+        snapshot = hub.download(repo, [*patterns, *MODEL_FILES, *TOKENIZER_FILES], revision)
     except ModelNotAvailableError as e:
-        raise ModelNotAvailableError(f"{not_here} Downloading it failed: {str(e).splitlines()[0]}") from e
-    return model_files(snapshot, precision, onnx_name=candidates[0], entry=entry)
+        raise ModelNotAvailableError(f"{e}. ({not_here})") from e
+    for files in candidates:
+        if all((snapshot / f).is_file() for f in files):
+            return model_files(snapshot, precision, onnx_name=files[0], entry=entry)
+    looked_for = ", ".join(files[0] for files in candidates)
+    raise ModelNotAvailableError(
+        f"{repo} (commit {snapshot.name}) has no {precision} ONNX file: looked for {looked_for}. "
+        f"`fastrerank download {repo} --precision {precision}` exports one (extras `hub` and `export`), "
+        "or ask for a precision the repo ships"
+    )
 
 
 def max_length_from_config(config: dict[str, Any]) -> int | None:

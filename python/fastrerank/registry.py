@@ -12,13 +12,24 @@ from typing import Any
 
 from fastrerank.cpu import cpu_isa
 
-__all__ = ["RegistryEntry", "default_model", "entries", "lookup"]
+__all__ = ["Architecture", "RegistryEntry", "architectures", "default_model", "entries", "lookup"]
+
+# Which int8 file a CPU takes, best first: every file runs everywhere (they are plain ONNX
+# quantized operators), the instruction set only says which one its kernels were tuned for.
+INT8_PREFERENCE = {
+    "avx512_vnni": ("avx512_vnni", "avx512", "avx2"),
+    "avx512": ("avx512", "avx512_vnni", "avx2"),
+    "avx2": ("avx2", "avx512", "avx512_vnni"),
+    "arm64": ("arm64",),
+}
 
 
 @dataclass(frozen=True)
 class RegistryEntry:
-    """One known reranker: its Hub repo, revision, license, window, output head, and the ONNX
-    files the repo ships per precision (empty: fastrerank exports it)."""
+    """One known reranker: its Hub repo id (``name``) and the ids it had before (``aliases``),
+    revision, license, window, output head, the ONNX files the repo ships per precision (none:
+    fastrerank exports it), the files each graph keeps its weights in, and the facts not
+    checked against the Hub."""
 
     name: str
     revision: str
@@ -28,18 +39,32 @@ class RegistryEntry:
     logits: int
     size: str
     onnx: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def repo(self) -> str:
-        """The Hugging Face Hub repository id."""
-        return self.name
+    aliases: tuple[str, ...] = ()
+    external_data: dict[str, list[str]] = field(default_factory=dict)
+    unverified: tuple[str, ...] = ()
 
     def onnx_file(self, precision: str) -> str | None:
         """The repo's ONNX file for ``precision`` on this CPU, or None if the repo has none."""
         choice = self.onnx.get(precision)
-        if isinstance(choice, dict):
-            return choice.get(cpu_isa()) or next(iter(choice.values()), None)
-        return choice
+        if not isinstance(choice, dict):
+            return choice
+        preferred = [choice[isa] for isa in INT8_PREFERENCE.get(cpu_isa(), ()) if isa in choice]
+        return preferred[0] if preferred else next(iter(choice.values()), None)
+
+    def onnx_files(self, precision: str) -> list[str]:
+        """The files to download for ``precision``: the graph, then its external data (empty
+        if the repo ships no such graph)."""
+        graph = self.onnx_file(precision)
+        return [graph, *self.external_data.get(graph, [])] if graph else []
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model architecture the registry names, and how it is exercised here."""
+
+    name: str
+    exercised: bool
+    how: str
 
 
 def _registry_path() -> Path:
@@ -57,17 +82,27 @@ def _load() -> dict[str, Any]:
 
 def entries() -> list[RegistryEntry]:
     """Every registered model, in registry order."""
-    return [RegistryEntry(name=name, **spec) for name, spec in _load()["models"].items()]
+    out = []
+    for name, spec in _load()["models"].items():
+        spec = dict(spec, aliases=tuple(spec.get("aliases", ())), unverified=tuple(spec.get("unverified", ())))
+        out.append(RegistryEntry(name=name, **spec))
+    return out
+
+
+def architectures() -> dict[str, Architecture]:
+    """The architectures entries name, by name."""
+    return {name: Architecture(name, **spec) for name, spec in _load()["architectures"].items()}
 
 
 def lookup(name: str) -> RegistryEntry | None:
-    """The entry for ``name`` (case-insensitive), or None."""
+    """The entry whose repo id or former id is ``name`` (case-insensitive), or None."""
+    key = name.lower()
     for entry in entries():
-        if entry.name.lower() == name.lower():
+        if key == entry.name.lower() or key in (a.lower() for a in entry.aliases):
             return entry
     return None
 
 
 def default_model() -> str:
-    """The model ``Reranker()`` and the CLI use when none is named."""
+    """The model ``fastrerank download`` fetches when none is named."""
     return str(_load()["default"])

@@ -7,6 +7,7 @@ float32 logits [rows, 1 | 2]. Nothing else in the package imports onnxruntime.
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 import time
 from pathlib import Path
@@ -16,19 +17,101 @@ import numpy as np
 
 from fastrerank.cpu import physical_cores
 
-__all__ = ["DeviceNotAvailableError", "Session", "parse_device"]
+__all__ = [
+    "DeviceNotAvailableError",
+    "OnnxRuntimeConflictError",
+    "Session",
+    "check_onnxruntime",
+    "installed_version",
+    "onnxruntime_distributions",
+    "parse_device",
+]
 
 DEVICES = ("cpu", "cuda", "auto")
 
+# The distributions that install the `onnxruntime` module. Two of them write the same folder:
+# which one runs is an accident of install order (and their files mix).
+ONNXRUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino")
+GPU_DISTRIBUTION = "fastrerank-gpu"  # the same package, depending on onnxruntime-gpu
+
 GPU_INSTALL_HINT = (
-    "install ONNX Runtime with CUDA: `pip uninstall -y onnxruntime && pip install "
-    "'fastrerank[gpu]'` (onnxruntime-gpu needs the CUDA 12 and cuDNN 9 runtime libraries); "
-    "or pass device='cpu'"
+    "install fastrerank's GPU build, which depends on onnxruntime-gpu and not on onnxruntime: "
+    "`pip uninstall -y fastrerank onnxruntime && pip install fastrerank-gpu` (onnxruntime-gpu needs the CUDA 12 and "
+    "cuDNN 9 libraries; `fastrerank doctor --device cuda` checks them); or pass device='cpu'"
 )
 
 
 class DeviceNotAvailableError(RuntimeError):
     """The requested device cannot run the model here (no CUDA build, no GPU, missing libraries)."""
+
+
+class OnnxRuntimeConflictError(RuntimeError):
+    """More than one ONNX Runtime distribution is installed (they share the onnxruntime module)."""
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (package metadata), or None."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def onnxruntime_distributions() -> dict[str, str]:
+    """The installed distributions that provide the ``onnxruntime`` module: name -> version."""
+    return {name: v for name in ONNXRUNTIME_DISTRIBUTIONS if (v := installed_version(name))}
+
+
+def check_onnxruntime() -> dict[str, str]:
+    """The installed ONNX Runtime distributions (see :func:`onnxruntime_distributions`);
+    :class:`OnnxRuntimeConflictError` with the command that fixes it when there are several.
+    Reads package metadata only: it does not import onnxruntime."""
+    installed = onnxruntime_distributions()
+    if len(installed) < 2:
+        return installed
+    ours = GPU_DISTRIBUTION if installed_version(GPU_DISTRIBUTION) else "fastrerank"
+    keep = "onnxruntime-gpu" if ours == GPU_DISTRIBUTION and "onnxruntime-gpu" in installed else next(iter(installed))
+    names = " and ".join(f"{name} {version}" for name, version in installed.items())
+    raise OnnxRuntimeConflictError(
+        f"{names} are installed together; they write the same `onnxruntime` module folder, so which one runs is an accident of "
+        f"install order. Keep one ({ours} wants {keep}): `pip uninstall -y {' '.join(installed)} && "
+        f"pip install '{keep}=={installed[keep]}'`"
+    )
+
+
+def _cuda_unavailable(device: str, installed: dict[str, str], available: list[str]) -> str:
+    """Why CUDA is not among the providers: which ONNX Runtime is installed, and what is missing."""
+    have = ", ".join(f"{name} {version}" for name, version in installed.items()) or "no ONNX Runtime distribution"
+    if "onnxruntime-gpu" not in installed:
+        return (
+            f"device={device!r} needs onnxruntime-gpu, but what is installed here is {have}, which has no CUDA execution provider "
+            f"(it has {', '.join(available)}); {GPU_INSTALL_HINT}"
+        )
+    return (
+        f"device={device!r}: onnxruntime-gpu {installed['onnxruntime-gpu']} is installed but offers no CUDA execution provider "
+        f"(it has {', '.join(available)}): the install is broken or built for another platform; reinstall it "
+        f"(`pip install --force-reinstall --no-deps 'onnxruntime-gpu=={installed['onnxruntime-gpu']}'`), or pass device='cpu'"
+    )
+
+
+def _cuda_did_not_attach(device: str, installed: dict[str, str], attached: list[str]) -> str:
+    """Why the CUDA provider did not attach: the missing libraries, or no GPU."""
+    from fastrerank import cuda
+
+    missing = [lib.name for lib in cuda.libraries() if not lib.found]
+    gpus = cuda.gpus()
+    why = []
+    if missing:
+        fix = "install the CUDA 12 and cuDNN 9 runtimes, or `pip install 'onnxruntime-gpu[cuda,cudnn]'`"
+        why.append(f"not found: {', '.join(missing)} ({fix})")
+    if not gpus.count:
+        why.append(gpus.reason)
+    version = installed.get("onnxruntime-gpu", "?")
+    return (
+        f"device={device!r}: onnxruntime-gpu {version} is installed, but its CUDA execution provider did not attach (the session "
+        f"runs on {attached}): {'; '.join(why) or 'ONNX Runtime logged why above'}. `fastrerank doctor --device cuda` shows "
+        "what it looked for; or pass device='cpu'"
+    )
 
 
 def parse_device(device: str) -> tuple[str, int]:
@@ -45,6 +128,7 @@ class Session:
     """An ONNX Runtime session over one model file. ``run`` is safe to call from several threads."""
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> None:
+        installed = check_onnxruntime()
         import onnxruntime as ort
 
         self.model_path = Path(model_path)
@@ -69,10 +153,7 @@ class Session:
         available = ort.get_available_providers()
         want_cuda = kind == "cuda" or (kind == "auto" and "CUDAExecutionProvider" in available)
         if kind == "cuda" and "CUDAExecutionProvider" not in available:
-            raise DeviceNotAvailableError(
-                f"device={device!r} was asked for, but this ONNX Runtime ({ort.__version__}) has no CUDA "
-                f"execution provider (it has {', '.join(available)}); {GPU_INSTALL_HINT}"
-            )
+            raise DeviceNotAvailableError(_cuda_unavailable(device, installed, available))
         providers: list[Any] = ["CPUExecutionProvider"]
         if want_cuda:
             # Every batch has its own shape: grow the GPU arena by what is asked, not by doubling.
@@ -83,11 +164,7 @@ class Session:
         self.device = "cuda" if attached and attached[0] == "CUDAExecutionProvider" else "cpu"
         self.device_id = device_id if self.device == "cuda" else 0
         if kind == "cuda" and self.device != "cuda":
-            raise DeviceNotAvailableError(
-                f"device={device!r} was asked for, but the CUDA execution provider did not attach "
-                f"(the session runs on {attached}); usually the CUDA or cuDNN libraries are missing "
-                f"or no GPU is visible. {GPU_INSTALL_HINT}"
-            )
+            raise DeviceNotAvailableError(_cuda_did_not_attach(device, installed, attached))
 
         inputs = {i.name: i for i in self._session.get_inputs()}
         for required in ("input_ids", "attention_mask"):

@@ -382,53 +382,73 @@ def _write(results: dict[str, Any], out: Path) -> None:
         pass  # matplotlib (extra `bench`) not installed: table and JSON only
 
 
+def plot_panels(results: dict[str, Any]) -> list[Any]:
+    """The plot's panels that have data: the systems always, the sweeps when they ran."""
+    return [_plot_systems] + ([_plot_docs, _plot_threads, _plot_latency] if results.get("sweep") else [])
+
+
 def _plot(results: dict[str, Any], path: Path) -> None:
+    """The systems' throughput, and, when the run measured them, the sweeps: only panels with data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-    sysres = {k: v for k, v in results["systems"].items() if "pairs_per_s" in v and "null" not in k}
-    names = list(sysres) + (["ceiling"] if "ceiling" in results else [])
-    values = [sysres[n]["pairs_per_s"] for n in sysres] + ([results["ceiling"]["pairs_per_s"]] if "ceiling" in results else [])
-    ax = axes[0][0]
-    ax.barh(
-        names, values, color=["tab:blue" if n.startswith("fastrerank") else "tab:gray" if n != "ceiling" else "tab:green" for n in names]
-    )
-    ax.set_xlabel("pairs/s")
-    ax.set_title("Same model, workload and threads")
-    ax.invert_yaxis()
-    s = results.get("sweep")
-    if s:
-        docs = sorted(int(k) for k in s["docs"])
-        ax = axes[0][1]
-        ax.plot(docs, [s["docs"][d]["pairs_per_s"] for d in docs], marker="o")
-        ax.set_xscale("log")
-        ax.set_xlabel("documents per query")
-        ax.set_ylabel("pairs/s")
-        ax.set_title("fastrerank fp32: throughput vs documents per query")
-        ax = axes[1][0]
-        threads = sorted(int(k) for k in s["threads"])
-        ax.plot(threads, [s["threads"][t]["pairs_per_s"] for t in threads], marker="o")
-        ax.set_xticks(threads)
-        ax.set_xlabel("threads")
-        ax.set_ylabel("pairs/s")
-        ax.set_title("fastrerank fp32: throughput vs threads (100 documents)")
-        ax = axes[1][1]
-        x = np.arange(len(docs))
-        for i, p in enumerate(("p50", "p90", "p99")):
-            ax.bar(x + (i - 1) * 0.25, [s["docs"][d][p] for d in docs], width=0.25, label=p)
-        ax.set_xticks(x, [str(d) for d in docs])
-        ax.set_yscale("log")
-        ax.set_xlabel("documents per query")
-        ax.set_ylabel("seconds")
-        ax.set_title("fastrerank fp32: latency percentiles")
-        ax.legend()
+    panels = plot_panels(results)
+    cols = min(2, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols + (2 if cols == 1 else 0), 4.5 * rows), squeeze=False)
+    for draw, ax in zip(panels, axes.flat):
+        draw(ax, results)
     fig.suptitle(f"fastrerank bench — {results['machine']['cpu']}, {results['machine']['threads']} threads")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_systems(ax: Any, results: dict[str, Any]) -> None:
+    sysres = {k: v for k, v in results["systems"].items() if "pairs_per_s" in v and "null" not in k}
+    names = list(sysres) + (["ceiling"] if "ceiling" in results else [])
+    values = [sysres[n]["pairs_per_s"] for n in sysres] + ([results["ceiling"]["pairs_per_s"]] if "ceiling" in results else [])
+    colors = ["tab:blue" if n.startswith("fastrerank") else "tab:green" if n == "ceiling" else "tab:gray" for n in names]
+    ax.barh(names, values, color=colors)
+    ax.set_xlabel("pairs/s")
+    ax.set_title(f"Same model, workload and threads ({results['workload']['pairs']} pairs)")
+    ax.invert_yaxis()
+
+
+def _plot_docs(ax: Any, results: dict[str, Any]) -> None:
+    _plot_sweep(ax, results["sweep"]["docs"], "documents per query", "throughput vs documents per query", log=True)
+
+
+def _plot_threads(ax: Any, results: dict[str, Any]) -> None:
+    _plot_sweep(ax, results["sweep"]["threads"], "threads", "throughput vs threads (100 documents)", log=False)
+
+
+def _plot_sweep(ax: Any, sweep: dict[Any, Any], xlabel: str, title: str, *, log: bool) -> None:
+    xs = sorted(int(k) for k in sweep)
+    ax.plot(xs, [sweep[x]["pairs_per_s"] for x in xs], marker="o")
+    if log:
+        ax.set_xscale("log")
+    else:
+        ax.set_xticks(xs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("pairs/s")
+    ax.set_title(f"fastrerank fp32: {title}")
+
+
+def _plot_latency(ax: Any, results: dict[str, Any]) -> None:
+    s = results["sweep"]
+    docs = sorted(int(k) for k in s["docs"])
+    x = np.arange(len(docs))
+    for i, p in enumerate(("p50", "p90", "p99")):
+        ax.bar(x + (i - 1) * 0.25, [s["docs"][d][p] for d in docs], width=0.25, label=p)
+    ax.set_xticks(x, [str(d) for d in docs])
+    ax.set_yscale("log")
+    ax.set_xlabel("documents per query")
+    ax.set_ylabel("seconds")
+    ax.set_title("fastrerank fp32: latency percentiles")
+    ax.legend()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,4 +15,5 @@ MODULES = (
     "fastrerank.commands.models",  # models, download, export
     "fastrerank.commands.bench",  # bench
     "fastrerank.commands.serve",  # serve
+    "fastrerank.commands.doctor",  # doctor
 )

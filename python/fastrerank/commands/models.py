@@ -4,13 +4,14 @@ fetching a named model, and exporting a transformers cross-encoder to ONNX."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from fastrerank import hub, registry
-from fastrerank.models import MODEL_FILES, PRECISIONS, TOKENIZER_FILES
+from fastrerank.models import PRECISIONS
 
 __all__ = ["register"]
 
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "models",
         help="list the rerankers fastrerank knows by name",
-        description="Lists the model registry: Hub repo, license, window, head, size, and whether the repo ships ONNX files.",
+        description="Lists the model registry: Hub repo (and former ids), license, window, head, size, precisions shipped as ONNX.",
     )
     p.add_argument("--json", action="store_true", help="print the registry as JSON")
     p.set_defaults(func=_models)
@@ -57,42 +58,54 @@ def register(subparsers: Any) -> None:
 
 def _models(args: argparse.Namespace) -> int:
     rows = registry.entries()
+    kinds = registry.architectures()
     if args.json:
-        json.dump([vars(e) for e in rows], sys.stdout, indent=2)
+        json.dump([dataclasses.asdict(e) for e in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     default = registry.default_model()
-    print(f"{'model':42} {'license':10} {'window':>6} {'head':>4}  {'onnx on hub':11}  size")
+    print(f"{'model':44} {'license':12} {'window':>6} {'head':>4}  {'onnx on hub':14}  size")
     for e in rows:
         onnx = ",".join(p for p in PRECISIONS if e.onnx_file(p)) or "export"
-        mark = " (default)" if e.name == default else ""
-        print(f"{e.name:42} {e.license:10} {e.max_length:>6} {e.logits:>4}  {onnx:11}  {e.size}{mark}")
+        marks = ("*" if e.unverified else "") + ("!" if not kinds[e.architecture].exercised else "")
+        note = "".join(f"; was {a}" for a in e.aliases) + (" (default)" if e.name == default else "")
+        print(f"{e.name + marks:44} {e.license:12} {e.max_length:>6} {e.logits:>4}  {onnx:14}  {e.size}{note}")
+    print("\n* some facts not checked against the Hub (`fastrerank models --json` lists them)")
+    for kind in kinds.values():
+        if not kind.exercised:
+            print(f"! {kind.name}: {kind.how}")
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from fastrerank.models import resolve
+    from fastrerank.models import ModelNotAvailableError, resolve
 
     precisions = args.precision or ["fp32"]
     entry = registry.lookup(args.model)
-    repo = entry.repo if entry else args.model
+    repo = entry.name if entry else args.model
     revision = entry.revision if entry else "main"
-    missing = [p for p in precisions if not (entry and entry.onnx_file(p))]
-    shipped = [p for p in precisions if p not in missing]
-    if shipped:
-        assert entry is not None
-        files = [entry.onnx_file(p) for p in shipped] + [*MODEL_FILES, *TOKENIZER_FILES]
-        snapshot = hub.download(entry, [f for f in files if f])
-        print(f"{repo}: {', '.join(shipped)} in {snapshot} (commit {snapshot.name})")
-    if missing:
+    to_export = []
+    for p in precisions:
+        if entry is not None and not entry.onnx_file(p):
+            to_export.append(p)
+            continue
+        try:
+            files = resolve(repo, p)
+        except ModelNotAvailableError:
+            if entry is not None:
+                raise
+            to_export.append(p)  # an unregistered repo without this precision: export it
+            continue
+        print(f"{repo}: {p} is {files.onnx}")
+    if to_export:
         from fastrerank.export import export
 
         snapshot = hub.download(repo, SOURCE_PATTERNS, revision)
         out = hub.exported_dir(repo)
-        manifest = export(snapshot, out, precisions=missing, optimize=True)
+        manifest = export(snapshot, out, precisions=to_export, optimize=True)
         manifest["source_commit"] = snapshot.name
         (out / "fastrerank-export.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        print(f"{repo}: exported {', '.join(missing)} to {out} (source commit {snapshot.name})")
+        print(f"{repo}: exported {', '.join(to_export)} to {out} (source commit {snapshot.name})")
     for p in precisions:
         resolve(args.model, p, allow_download=False)  # it must now resolve offline
     return 0
