@@ -13,21 +13,24 @@ from typing import Any
 import httpx
 import uvicorn
 
+from fastrerank.server.runner import uvicorn_config
+
 
 @contextlib.contextmanager
-def live(app: Any) -> Iterator[str]:
-    """Runs ``app`` on uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL.
-    The server stops (lifespan shutdown included) when the block ends."""
+def live(app: Any, *, ready: bool = True) -> Iterator[str]:
+    """Runs ``app`` on uvicorn on a free port of 127.0.0.1 in a thread, as ``fastrerank serve``
+    configures it (its protocol and connection bounds); yields its base URL once the app is
+    ready (with ``ready=False``: once it listens). The server stops (lifespan shutdown
+    included) when the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio", http="httptools", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     end = time.monotonic() + 20
-    while not server.started:
+    while not server.started or (ready and app.state == "loading"):
         if not thread.is_alive() or time.monotonic() > end:
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
