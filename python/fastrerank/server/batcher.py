@@ -173,7 +173,8 @@ class Batcher:
 
     def submit(self, job: Job) -> asyncio.Future[Job]:
         """Queues ``job``; returns the future its answer will settle. Raises ShuttingDown while
-        draining, Overloaded when the queue is full."""
+        draining, Overloaded when the queue is full or the job would miss a deadline, TooMuchWork
+        when it alone cannot make its own."""
         assert self._wake is not None, "start() first"
         if not self._accepting:
             raise ShuttingDown("the server is shutting down; retry on another replica")

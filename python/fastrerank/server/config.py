@@ -49,7 +49,8 @@ class ServerConfig:
     v1_max_chunks_per_doc: int = _option(10, "/v1/rerank's max_chunks_per_doc when the request has none (default: %(default)s, Cohere's)")
     tokenize_inline_chars: int = _option(
         8192,
-        "requests up to this many characters are tokenized on the event loop, larger ones on a thread (default: %(default)s)",
+        "requests up to this many characters (bodies: bytes) are decoded, checked and tokenized on the event loop, "
+        "larger ones on a thread (default: %(default)s)",
         zero=True,
     )
     tokenizer_threads: int = _option(2, "threads that tokenize the requests too large to tokenize on the event loop (default: %(default)s)")

@@ -7,11 +7,8 @@
   complete the head (slowloris; a socket that sends nothing is closed), and a request's body
   ``body_timeout`` seconds from its head: else 408.
 - What the protocol refuses is JSON like the application's answers: malformed HTTP is a 400 with
-  the parser's reason instead of uvicorn's plain text.
-- Every close the server starts lingers: the answer goes out with a FIN, then what the client
-  still sends is read and dropped for up to :data:`LINGER` seconds before the socket closes. A
-  socket closed with unread data sends a reset, and a reset can reach the client before it has
-  read the answer (an early 413, a 503 while draining).
+  the parser's reason instead of uvicorn's plain text. While the application answers a request
+  on the connection, its answer goes first and the connection closes after it.
 - At shutdown, a connection without a request in progress has :data:`SHUTDOWN_GRACE` seconds for
   one to arrive (answered, ``Connection: close``) before it closes, so a request sent in the
   last moments gets an answer rather than a closed socket.
@@ -28,9 +25,8 @@ import httptools
 import msgspec
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-__all__ = ["LINGER", "SHUTDOWN_GRACE", "ConnectionLimits", "protocol_class"]
+__all__ = ["SHUTDOWN_GRACE", "ConnectionLimits", "protocol_class"]
 
-LINGER = 2.0  # seconds a closing connection reads and drops what its client still sends
 SHUTDOWN_GRACE = 1.0  # seconds an idle connection may still start a request at shutdown
 
 
@@ -44,37 +40,6 @@ class ConnectionLimits:
     header_timeout: float
     body_timeout: float
     refused: Callable[[int], None] = lambda status: None
-
-
-class _LingeringTransport:
-    """A transport whose :meth:`close` lingers (see the module) and which drops what is written
-    after it (an answer overtaken by a refusal); everything else is the transport's own."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self.lingering = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-    def is_closing(self) -> bool:
-        return self.lingering or self._transport.is_closing()
-
-    def write(self, data: bytes) -> None:
-        if not self.lingering:
-            self._transport.write(data)
-
-    def close(self) -> None:
-        transport = self._transport
-        if self.lingering or transport.is_closing():
-            return
-        self.lingering = True
-        if not transport.can_write_eof():
-            transport.close()
-            return
-        transport.write_eof()  # sent once the buffered answer is; the client's FIN then ends it
-        self._loop.call_later(LINGER, transport.close)
 
 
 class _Protocol(HttpToolsProtocol):
@@ -94,7 +59,7 @@ class _Protocol(HttpToolsProtocol):
     # ---- the connection -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_LingeringTransport(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             message = f"too many open connections (at most {self.limits.max_connections}, --max-connections); retry shortly"
             self._refuse(503, message, [(b"retry-after", b"1")])
@@ -106,8 +71,8 @@ class _Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.is_closing() or self._refused:
-            return  # closing, or after a refusal: dropped
+        if self._refused:
+            return  # after a refusal: dropped
         self._unset_keepalive_if_required()
         if self._in_head:
             self._head_bytes += len(data)

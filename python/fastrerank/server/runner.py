@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastrerank.server.app import App
-from fastrerank.server.protocol import LINGER, SHUTDOWN_GRACE, ConnectionLimits, protocol_class
+from fastrerank.server.protocol import SHUTDOWN_GRACE, ConnectionLimits, protocol_class
 
 __all__ = ["FD_RESERVE", "bind", "connection_limits", "run", "uvicorn_config"]
 
@@ -30,6 +30,10 @@ __all__ = ["FD_RESERVE", "bind", "connection_limits", "run", "uvicorn_config"]
 # files, thread and event-loop internals, logs.
 FD_RESERVE = 64
 ANSWER_SECONDS = 2.0  # at the end of a drain: time for the requests answered 503 to be written
+# At the end of a drain the listener stops queueing handshakes, then takes this long to accept
+# (and answer) those already queued before it closes: closing it with connections in its queue
+# would reset them, while a handshake it did not queue is retried by the client and refused.
+LAST_ACCEPT_SECONDS = 0.2
 
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:
@@ -99,7 +103,7 @@ def uvicorn_config(app: App, *, log_level: str = "warning", access_log: bool = F
         http=protocol_class(connection_limits(app)),
         ws="none",
         timeout_keep_alive=timeout_keep_alive,
-        timeout_graceful_shutdown=math.ceil(SHUTDOWN_GRACE + LINGER) + 1,
+        timeout_graceful_shutdown=math.ceil(SHUTDOWN_GRACE) + 1,
         backlog=app.config.backlog,
     )
 
@@ -121,6 +125,11 @@ def _draining_server_class() -> type:
             self.app = app
             self._drain_asked = False
             self._drain_started = False
+            self._listeners: list[socket.socket] = []
+
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            self._listeners = list(sockets or [])
+            await super().serve(sockets=sockets)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -159,7 +168,10 @@ def _draining_server_class() -> type:
             # would cancel those requests after its grace period instead.
             app = self.app
             await app.close(timeout=0)
+            for sock in self._listeners:
+                sock.listen(0)
             end = time.monotonic() + ANSWER_SECONDS
+            await asyncio.sleep(LAST_ACCEPT_SECONDS)
             while not app.drained and time.monotonic() < end and not self.force_exit:
                 await asyncio.sleep(0.01)
             self.should_exit = True
