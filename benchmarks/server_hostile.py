@@ -41,7 +41,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # benchmarks share the tests' helpers
+from server_utils import read_response  # noqa: E402
 
 HOST = "127.0.0.1"
 REPORT: list[dict[str, Any]] = []
@@ -125,25 +129,6 @@ def server(settings: dict[str, Any], delay: float = 0.0, max_batch_tokens: int =
 
 def connect(s: Server, timeout: float = 10) -> socket.socket:
     return socket.create_connection((HOST, s.port), timeout=timeout)
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
-    """(status, headers, body) of the next response, or None if the server closed first."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    while len(body) < int(headers.get("content-length", 0)):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
 
 
 def request(s: Server, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout: float = 30) -> Any:
@@ -396,6 +381,26 @@ def case_too_large() -> None:
         )
 
 
+def trickle(sock: socket.socket, piece: Callable[[int], bytes], every: float = 0.5, most: int = 24) -> tuple[Any, float]:
+    """Sends ``piece(i)`` every ``every`` seconds (at most ``most`` times) until the server
+    answers or closes; (what it did, seconds)."""
+    start = time.monotonic()
+    r: Any = f"still open after {every * most:g} s"
+    for i in range(most):
+        try:
+            sock.sendall(piece(i))
+            sock.settimeout(every)
+            got = read_response(sock)
+            r = got if got is not None else "closed without an answer"
+            break
+        except TimeoutError:
+            continue
+        except OSError as e:
+            r = type(e).__name__
+            break
+    return r, time.monotonic() - start
+
+
 def case_connections() -> None:
     settings = {"header_timeout": 2.0, "body_timeout": 2.0, "max_connections": 200}
     with server(settings) as s:
@@ -429,53 +434,17 @@ def case_connections() -> None:
             f"{describe(r)} after {took:.2f} s, {sent[0] >> 20} MB sent by then or after; peak RSS {before[1]} -> {after[1]} MB",
             not isinstance(r, str) and r[0] == 431 and is_json(r) and after[1] - before[1] < 50,
         )
-        # slowloris: a header line every 0.5 s
         with connect(s, 5) as sock:
-            start = time.monotonic()
             sock.sendall(f"GET /health HTTP/1.1\r\nHost: {HOST}\r\n".encode())
-            r = "still open after 12 s"
-            for i in range(24):
-                try:
-                    sock.sendall(b"X-%d: b\r\n" % i)
-                    sock.settimeout(0.5)
-                    got = read_response(sock)
-                    r = got if got is not None else "closed without an answer"
-                    break
-                except TimeoutError:
-                    continue
-                except OSError as e:
-                    r = type(e).__name__
-                    break
-            took = time.monotonic() - start
-        record(
-            "connections",
-            "slowloris, a header line every 0.5 s",
-            f"{describe(r)} after {took:.1f} s",
-            not isinstance(r, str) and r[0] == 408,
-        )
-        # a trickled body
-        with connect(s, 10) as sock:
-            start = time.monotonic()
-            sock.sendall(
-                f"POST /v2/rerank HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n".encode()
-            )
-            r = "still open after 12 s"
-            for _ in range(24):
-                try:
-                    sock.sendall(b" ")
-                    sock.settimeout(0.5)
-                    got = read_response(sock)
-                    r = got if got is not None else "closed without an answer"
-                    break
-                except TimeoutError:
-                    continue
-                except OSError as e:
-                    r = type(e).__name__
-                    break
-            took = time.monotonic() - start
-        record(
-            "connections", "a body trickled a byte every 0.5 s", f"{describe(r)} after {took:.1f} s", not isinstance(r, str) and r[0] == 408
-        )
+            r, took = trickle(sock, lambda i: b"X-%d: b\r\n" % i)
+        ok = not isinstance(r, str) and r[0] == 408
+        record("connections", "slowloris, a header line every 0.5 s", f"{describe(r)} after {took:.1f} s", ok)
+        with connect(s, 5) as sock:
+            sock.sendall(f"POST /v2/rerank HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n".encode())
+            sock.sendall(b"Content-Length: 1000\r\n\r\n")
+            r, took = trickle(sock, lambda i: b" ")
+        ok = not isinstance(r, str) and r[0] == 408
+        record("connections", "a body trickled a byte every 0.5 s", f"{describe(r)} after {took:.1f} s", ok)
         # idle sockets, past the connection limit
         idle = []
         for _ in range(300):

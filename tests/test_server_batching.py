@@ -342,12 +342,18 @@ def test_drain_refuses_new_requests_and_serves_queued_ones():
 # ---- admission keeps its promise: nothing admitted that cannot finish by its deadline -----------
 
 
+def measured(rate: float) -> tuple[Recorder, Batcher]:
+    """A started batcher whose throughput is measured as ``rate`` tokens a second."""
+    e = Recorder()
+    b = Batcher(e)
+    b.start()
+    b.tokens_per_second = rate
+    return e, b
+
+
 def test_a_request_that_alone_cannot_make_its_deadline_is_refused_even_by_an_empty_queue():
     async def main():
-        e = Recorder()
-        b = Batcher(e)
-        b.start()
-        b.tokens_per_second = 10.0
+        e, b = measured(10.0)
         soon = time.monotonic() + 5
         with pytest.raises(TooMuchWork) as big:
             b.submit(job(e, 1, 11, deadline=soon))  # 99 tokens: 9.9 s, 14.85 s with the margin
@@ -361,10 +367,7 @@ def test_a_request_that_alone_cannot_make_its_deadline_is_refused_even_by_an_emp
 
 def test_admission_keeps_the_deadlines_of_requests_already_queued():
     async def main():
-        e = Recorder()
-        b = Batcher(e)
-        b.start()
-        b.tokens_per_second = 10.0
+        e, b = measured(10.0)
         tight = b.submit(job(e, 1, 3, priority=1, deadline=time.monotonic() + 4.5))  # 27 tokens: 4.05 s of its 4.5
         for priority in (0, 1):  # served before it, or sharing its turns: 9 more tokens would take it to 5.4 s
             with pytest.raises(Overloaded) as late:

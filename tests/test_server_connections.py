@@ -22,7 +22,7 @@ from fastrerank.server.config import ServerConfig
 from fastrerank.server.runner import _draining_server_class, uvicorn_config
 from fastrerank.server.stub import StubEngine
 
-from server_utils import live, metrics, wait_for
+from server_utils import live, metrics, read_response, wait_for
 
 FAST = dict(header_timeout=0.5, body_timeout=0.5, max_header_bytes=4096, max_connections=8, min_drain_time=0.2, drain_timeout=1.0)
 
@@ -36,25 +36,6 @@ def url():
 def connect(url: str) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
     return socket.create_connection((host, int(port)), timeout=5)
-
-
-def response(s: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
-    """The next response on ``s`` (status, headers, body), or None if the server closed first."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict((k.lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:]))
-    while len(body) < int(headers.get("content-length", 0)):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
 
 
 def closed(s: socket.socket) -> bool:
@@ -79,7 +60,7 @@ def post_head(length: int, path: str = "/v2/rerank") -> bytes:
 def test_malformed_http_is_a_json_400(url, raw):
     with connect(url) as s:
         s.sendall(raw)
-        status, headers, body = response(s)
+        status, headers, body = read_response(s)
     assert status == 400 and headers["content-type"] == "application/json" and headers["connection"] == "close"
     assert json.loads(body)["message"].startswith("malformed HTTP request")
     assert httpx.get(url + "/health").status_code == 200
@@ -91,7 +72,7 @@ def test_malformed_http_is_a_json_400(url, raw):
 def test_a_head_over_the_cap_is_431_whether_it_arrives_whole_or_without_end(url):
     with connect(url) as s:  # complete, in one piece
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
-        status, _, body = response(s)
+        status, _, body = read_response(s)
     assert status == 431 and "--max-header-bytes" in json.loads(body)["message"]
     with connect(url) as s:  # a 64 MB header: refused once past the cap, the rest dropped unread
         sent = [0]
@@ -107,7 +88,7 @@ def test_a_head_over_the_cap_is_431_whether_it_arrives_whole_or_without_end(url)
 
         sender = threading.Thread(target=flood)
         sender.start()
-        status, _, body = response(s)
+        status, _, body = read_response(s)
         assert status == 431
         sender.join(timeout=30)
     assert not sender.is_alive()
@@ -130,13 +111,13 @@ def test_slowloris_head_gets_408_and_idle_sockets_are_closed(url):
                 break
             s.settimeout(0.1)
             try:
-                outcome = response(s)
+                outcome = read_response(s)
                 break
             except TimeoutError:
                 continue
         s.settimeout(5)
         if outcome is None:
-            outcome = response(s)
+            outcome = read_response(s)
     assert outcome is not None and outcome[0] == 408 and "--header-timeout" in json.loads(outcome[2])["message"]
     with connect(url) as idle:  # sends nothing
         assert closed(idle)
@@ -153,7 +134,7 @@ def test_slowloris_head_gets_408_and_idle_sockets_are_closed(url):
 def test_a_trickled_body_gets_408(url):
     with connect(url) as s:
         s.sendall(post_head(100) + b'{"query": ')
-        status, headers, body = response(s)
+        status, headers, body = read_response(s)
     assert status == 408 and "--body-timeout" in json.loads(body)["message"] and headers["connection"] == "close"
     assert metrics(url)['fastrerank_requests_total{route="/v2/rerank",status="499"}'] >= 1  # the app saw its client go
 
@@ -164,7 +145,7 @@ def test_connections_beyond_the_limit_are_answered_503_and_closed():
         held = [connect(u) for _ in range(4)]
         time.sleep(0.2)
         with connect(u) as extra:
-            status, headers, body = response(extra)
+            status, headers, body = read_response(extra)
             assert status == 503 and headers["retry-after"] == "1" and "--max-connections" in json.loads(body)["message"]
         for s in held:
             s.close()
@@ -247,7 +228,7 @@ def test_the_drain_answers_503_for_its_minimum_time_and_answers_what_arrives_at_
                         return  # the listener is closed: a balancer has long moved on
                 try:
                     s.sendall(post_head(len(body)) + body)
-                    got = response(s)
+                    got = read_response(s)
                     outcome = "no answer" if got is None else str(got[0])
                 except OSError as e:
                     got, outcome = None, type(e).__name__
