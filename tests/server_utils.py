@@ -15,19 +15,22 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def live(app: Any) -> Iterator[str]:
-    """Runs ``app`` on uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL.
-    The server stops (lifespan shutdown included) when the block ends."""
+def live(app: Any, *, ready: bool = True) -> Iterator[str]:
+    """Runs ``app`` on uvicorn on a free port of 127.0.0.1 in a thread, as ``fastrerank serve``
+    configures it (its protocol and connection bounds); yields its base URL once the app is
+    ready (with ``ready=False``: once it listens). The server stops (lifespan shutdown
+    included) when the block ends."""
+    from fastrerank.server.runner import uvicorn_config
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio", http="httptools", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     end = time.monotonic() + 20
-    while not server.started:
+    while not server.started or (ready and app.state == "loading"):
         if not thread.is_alive() or time.monotonic() > end:
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
@@ -37,6 +40,26 @@ def live(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
+    """The next HTTP response on a raw socket: (status, headers by lower-case name, body), or
+    None if the server closed the connection first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    while len(body) < int(headers.get("content-length", 0)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
 
 
 def metrics(url: str) -> dict[str, float]:

@@ -3,11 +3,15 @@ the Reranker keeps working afterwards."""
 
 from __future__ import annotations
 
+import json
 import math
+import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fastrerank import Reranker
+from fastrerank import Reranker, inputs
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,13 @@ GOOD_DOCS = ["a reranker orders documents", "bananas are yellow"]
         (dict(documents=[{"Title": "t"}], rank_fields="Title"), TypeError, "rank_fields"),
         (dict(documents=[{"Title": "t"}], rank_fields=[]), ValueError, "rank_fields"),
         (dict(documents=[{"Title": "t"}], rank_fields=[1]), TypeError, r"rank_fields\[0\]"),
+        (dict(documents=[{"Title": "t"}], rank_fields=["Title", "Title"]), ValueError, r"'Title' twice \(again at rank_fields\[1\]\)"),
+        (
+            dict(documents=[{"Title": "t"}], rank_fields=[f"f{i}" for i in range(101)]),
+            ValueError,
+            "rank_fields names 101 fields, at most 100",
+        ),
+        (dict(truncation_side="x" * 10_000), ValueError, r"got 'x{39}\.\.\.$"),
         (dict(return_documents="yes"), TypeError, "return_documents"),
         (dict(max_windows_per_doc=0), ValueError, "max_windows_per_doc"),
         (dict(max_windows_per_doc=1.0), TypeError, "max_windows_per_doc"),
@@ -177,3 +188,52 @@ def test_tuple_and_str_subclass_documents(rr):
 
     resp = rr.rerank(GOOD_Q, (Text("a reranker"), "b"))
     assert len(resp.results) == 2
+
+
+# ---- rank_fields: what a dict document becomes, and its bounds --------------------------------
+
+FIELD_VALUES = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.booleans(), st.lists(st.integers(), max_size=3))
+
+
+def rendered(doc, fields):
+    """The plain rule: `key: value` lines, strings as they are, anything else as JSON."""
+    return "\n".join(f"{f}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}" for f, v in ((f, doc[f]) for f in fields))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), FIELD_VALUES, min_size=1, max_size=6), st.data())
+def test_rank_fields_text_and_its_length_bound_follow_the_plain_rule(doc, data):
+    fields = data.draw(st.lists(st.sampled_from(sorted(doc)), min_size=1, unique=True))
+    want = rendered(doc, fields)
+    assert inputs.document_texts([doc], fields) == [want]
+    assert inputs.document_texts([doc], fields, max_chars=len(want)) == [want]  # the bound is the text's exact length
+    with pytest.raises(inputs.TextTooLong) as e:
+        inputs.document_texts(["ok", doc], fields, max_chars=len(want) - 1)
+    assert (e.value.index, e.value.length, e.value.limit) == (1, len(want), len(want) - 1)
+
+
+def test_a_text_over_max_chars_is_refused_before_it_is_built():
+    # 100 fields sharing one 100,000-character value: 100 kB of input that would be a 10 MB text
+    value = "x" * 100_000
+    doc = {f"field{i}": value for i in range(inputs.MAX_RANK_FIELDS)}
+    tracemalloc.start()
+    try:
+        with pytest.raises(inputs.TextTooLong, match=r"documents\[0\] has 10000\d{3} characters, at most 100000"):
+            inputs.document_texts([doc], list(doc), max_chars=100_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak
+    # without a bound the library builds it (a caller's own large text is scored), once per field
+    assert len(inputs.document_texts([doc], list(doc))[0]) == sum(len(f) + 2 + len(value) for f in doc) + len(doc) - 1
+
+
+def test_messages_about_rank_fields_repeat_a_bounded_part_of_the_input():
+    doc = {"k" * 1000: 1}
+    missing = ["m" * 10_000 + str(i) for i in range(inputs.MAX_RANK_FIELDS)]
+    with pytest.raises(ValueError) as e:
+        inputs.document_texts([doc], missing)
+    assert len(str(e.value)) < 1000 and "... 90 more]" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        inputs.document_texts([{"y" * 100_000: 1}])
+    assert len(str(e.value)) < 400

@@ -5,7 +5,9 @@ kind of bad request answered with the right status and a JSON message."""
 from __future__ import annotations
 
 import json
+import re
 import socket
+import threading
 
 import cohere
 import httpx
@@ -16,6 +18,7 @@ from fastrerank import Reranker
 from fastrerank.engine import DocumentLimits, EncodedRequest
 from fastrerank.server.app import App
 from fastrerank.server.config import ServerConfig
+from fastrerank.server.stub import StubEngine
 
 import reference as ref
 from server_utils import assert_same_ranking, live, metrics
@@ -44,7 +47,8 @@ def keyed_url(rr):
 def post(url: str, path: str, body, **kw) -> httpx.Response:
     if isinstance(body, (dict, list)):
         return httpx.post(url + path, json=body, **kw)
-    return httpx.post(url + path, content=body, **kw)
+    headers = {"content-type": "application/json", **kw.pop("headers", {})}
+    return httpx.post(url + path, content=body, headers=headers, **kw)
 
 
 # ---- the official SDK -------------------------------------------------------------------------
@@ -236,7 +240,7 @@ def test_ready_is_503_while_loading(rr):
         release.wait(10)
         return rr
 
-    with live(App(ServerConfig(), load=load)) as u:
+    with live(App(ServerConfig(), load=load), ready=False) as u:
         r = httpx.get(u + "/ready")
         assert r.status_code == 503 and "loading" in r.json()["message"]
         assert post(u, "/v2/rerank", {"query": "q", "documents": ["a"]}).status_code == 503
@@ -303,7 +307,7 @@ def test_limits_and_auth(url, keyed_url):
             yield b'"' + b"y" * 1000 + b'",'
         yield b'"z"]}'
 
-    r = httpx.post(url + "/v2/rerank", content=chunks())
+    r = httpx.post(url + "/v2/rerank", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     long_doc = {"query": "q", "documents": ["a" * 30]}
     r = post(keyed_url, "/v2/rerank", long_doc)
@@ -342,3 +346,120 @@ def test_routes_methods_and_raw_garbage(url):
                 pass
     r = post(url, "/v2/rerank", {"query": "still", "documents": ["serving"]})
     assert r.status_code == 200 and json.loads(r.content)["results"][0]["index"] == 0
+
+
+# ---- hostile requests: no memory bomb, no echo, no internals, JSON only ---------------------------
+
+
+def test_rank_fields_repeats_are_refused_before_any_text_is_built(url):
+    # the issue's bomb: one field named over and over; the text was built once per name (N x the body)
+    bomb = {"query": "q", "documents": [{"a": "x" * 1000}] * 30, "rank_fields": ["a"] * 5000}  # 55 kB: a 150 MB text
+    r = post(url, "/v1/rerank", bomb)
+    assert r.status_code == 400 and r.json()["message"] == "rank_fields names 5000 fields, at most 100; name the few fields to rank on"
+    r = post(url, "/v1/rerank", {"query": "q", "documents": [{"a": "x", "b": "y"}], "rank_fields": ["a", "b", "a"]})
+    assert r.status_code == 400 and r.json()["message"] == "rank_fields names 'a' twice (again at rank_fields[2]); name each field once"
+    r = post(url, "/v1/rerank", {"query": "q", "documents": [{"a": "x", "b": "y"}], "rank_fields": ["a", "b"]})
+    assert r.status_code == 200
+
+
+def test_large_bodies_are_decoded_checked_and_rendered_off_the_event_loop(rr, monkeypatch):
+    from fastrerank import inputs
+
+    threads = {}
+    decode, texts = App._decode_now, inputs.document_texts
+
+    def spy(name, f):
+        def wrapped(*a, **kw):
+            threads.setdefault(name, set()).add(threading.current_thread().name)
+            return f(*a, **kw)
+
+        return wrapped
+
+    monkeypatch.setattr(App, "_decode_now", staticmethod(spy("decode", decode)))
+    monkeypatch.setattr(inputs, "document_texts", spy("render", texts))
+    with live(App(ServerConfig(tokenize_inline_chars=1000), rr)) as u:
+        docs = [{"title": f"t{i}", "body": "word " * 100} for i in range(40)]  # ~20 kB
+        r = post(u, "/v1/rerank", {"query": "q", "documents": docs, "rank_fields": ["title", "body"]})
+        assert r.status_code == 200, r.text
+        # the event loop's thread is uvicorn's (the test's "Thread-N (run)"); the server's own are "fastrerank-..."
+        assert all(t.startswith("fastrerank-") for t in threads["decode"] | threads["render"]), threads
+        threads.clear()
+        assert post(u, "/v2/rerank", {"query": "q", "documents": ["small"]}).status_code == 200  # small: on the loop
+        assert not any(t.startswith("fastrerank-") for t in threads["decode"] | threads["render"]), threads
+
+
+def test_error_messages_repeat_a_bounded_part_of_the_request(url):
+    from fastrerank.server.errors import MAX_MESSAGE_CHARS
+
+    r = post(url, "/rerank", {"query": "q", "texts": ["a"], "truncation_direction": "Up" * 30_000})
+    assert r.status_code == 400 and r.json()["message"].endswith("- at `$.truncation_direction`")
+    assert len(r.content) < 3 * MAX_MESSAGE_CHARS + 200  # message, TEI's error (the same) and error_type
+    fields = ["f" * 500 + str(i) for i in range(100)]
+    r = post(url, "/v1/rerank", {"query": "q", "documents": [{"a": 1}], "rank_fields": fields})
+    assert r.status_code == 422 and len(r.content) < 1000 and "90 more" in r.json()["message"]
+
+
+class FailingEngine(StubEngine):
+    """Fails every call after the calibration's two, with internals in the exception."""
+
+    def score_encoded(self, requests, *, normalize=None):
+        if self.calls >= 2:
+            raise RuntimeError("secret: /srv/models/private.onnx failed")
+        return super().score_encoded(requests, normalize=normalize)
+
+
+def test_500s_name_a_request_id_and_nothing_of_the_internals(url, monkeypatch, caplog):
+    with live(App(ServerConfig(), FailingEngine())) as u:
+        r = post(u, "/v2/rerank", {"query": "q", "documents": ["a"]})
+        assert r.status_code == 500 and "secret" not in r.text and "RuntimeError" not in r.text
+        request_id = re.search(r"request id ([0-9a-f-]{36})", r.json()["message"]).group(1)
+        logged = [rec for rec in caplog.records if request_id in rec.getMessage()]
+        assert len(logged) == 1 and "secret" in str(logged[0].exc_info[1])
+        assert post(u, "/v2/rerank", {"query": "q", "documents": ["a"]}).status_code == 500  # and it keeps answering
+
+    def bug(*a, **kw):
+        raise KeyError("internal detail")
+
+    monkeypatch.setattr("fastrerank.server.app.rerank_response", bug)
+    r = post(url, "/v2/rerank", {"query": "q", "documents": ["a"]})
+    assert r.status_code == 500 and "internal detail" not in r.text and "KeyError" not in r.text and "request id" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json"],
+)
+def test_a_body_not_declared_json_is_415(url, content_type):
+    # what a web page can send cross-site without a preflight: it must not reach the model
+    body = json.dumps({"query": "q", "documents": ["a"]}).encode()
+    headers = {} if content_type is None else {"content-type": content_type}
+    for path in ("/v2/rerank", "/v1/rerank", "/rerank"):
+        r = httpx.post(url + path, content=body, headers=headers)
+        assert r.status_code == 415 and "Content-Type: application/json" in r.json()["message"], (path, r.text)
+        assert r.headers["accept-post"] == "application/json"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"])
+def test_json_content_types_are_taken(url, content_type):
+    r = httpx.post(url + "/v2/rerank", content=json.dumps({"query": "q", "documents": ["a"]}), headers={"content-type": content_type})
+    assert r.status_code == 200, r.text
+
+
+def test_head_on_get_routes(url):
+    for path in ("/health", "/ready", "/metrics", "/openapi.json"):
+        get, head = httpx.get(url + path), httpx.head(url + path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"]
+        if path != "/metrics":  # its counters move between the two
+            assert head.headers["content-length"] == get.headers["content-length"]
+    r = httpx.head(url + "/v2/rerank")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = httpx.post(url + "/health")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+
+
+def test_an_api_key_is_trimmed_as_http_trims_it_and_an_empty_one_refused():
+    assert ServerConfig(api_key=" key \n").api_key == "key"
+    for bad in ("", "  \n", "a\nb", "clé"):
+        with pytest.raises(ValueError, match="api_key"):
+            ServerConfig(api_key=bad)

@@ -3,6 +3,7 @@ on SIGTERM after draining, and one-line errors."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -16,13 +17,14 @@ import pytest
 from server_utils import wait_for
 
 
-def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     """Starts ``fastrerank serve ARGS --port 0``; returns the process and its URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "fastrerank", "serve", "--host", "127.0.0.1", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -34,10 +36,10 @@ def start(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_serve_prints_where_and_what_then_drains_on_sigterm(tiny_models):
-    proc, url = start("--model", str(tiny_models["bert-1"]), "--api-key", "k", "--drain-timeout", "5")
+    proc, url = start("--model", str(tiny_models["bert-1"]), "--api-key", "k", "--drain-timeout", "5", "--min-drain-time", "1")
     try:
         ready = proc.stdout.readline()
-        assert "ready:" in ready and "on cpu, fp32" in ready, ready
+        assert "ready:" in ready and "on cpu, fp32" in ready and "authentication on" in ready, ready
         wait_for(lambda: httpx.get(url + "/ready").status_code == 200, what="readiness")
         headers = {"Authorization": "Bearer k"}
         r = httpx.post(url + "/v2/rerank", json={"query": "capital", "documents": ["a", "b c"]}, headers=headers)
@@ -87,12 +89,55 @@ def test_serve_stub_engine_and_failed_model(tmp_path):
     assert proc.returncode == 1 and "the model failed to load" in err
 
 
+def without_key(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FASTRERANK_API_KEY"}
+    return env | extra
+
+
+def test_the_ready_line_says_whether_authentication_is_on_and_a_key_flag_is_warned_of():
+    for args, env, auth, warned in [
+        ([], without_key(), "authentication off: any client may rerank", False),
+        ([], without_key(FASTRERANK_API_KEY=" k \n"), "authentication on", False),  # a secret file's newline is not the key
+        (["--api-key", "k"], without_key(), "authentication on", True),
+    ]:
+        proc, url = start("--stub-engine", "--min-drain-time", "0", *args, env=env)
+        try:
+            ready = proc.stdout.readline()
+            assert auth in ready, ready
+            if auth == "authentication on":
+                assert httpx.post(url + "/rerank", json={"query": "q", "texts": ["a"]}).status_code == 401
+                r = httpx.post(url + "/rerank", json={"query": "q", "texts": ["a"]}, headers={"Authorization": "Bearer k"})
+                assert r.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        assert ("--api-key is visible to every user of this machine" in err) == warned, err
+
+
+@pytest.mark.parametrize(
+    "args, env, needle",
+    [
+        (["--api-key", ""], without_key(), "--api-key is empty (or only whitespace)"),
+        (["--api-key", "  "], without_key(), "--api-key is empty (or only whitespace)"),
+        ([], without_key(FASTRERANK_API_KEY=""), "$FASTRERANK_API_KEY is empty (or only whitespace)"),
+        ([], without_key(FASTRERANK_API_KEY="a\tb"), "api_key must be printable ASCII"),
+    ],
+)
+def test_an_empty_api_key_is_refused_at_startup(args, env, needle):
+    command = [sys.executable, "-m", "fastrerank", "serve", "--stub-engine", *args]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and out.stdout == "", out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastrerank: error:") and needle in lines[0], out.stderr
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
         ([], "serve needs --model"),
         (["--stub-engine", "--max-documents", "0"], "max_documents must be positive"),
         (["--stub-engine", "--port", "PORT"], "cannot listen on 127.0.0.1:PORT"),
+        (["--stub-engine", "--min-drain-time", "40"], "min_drain_time (40) must be at most drain_timeout (30)"),
     ],
 )
 def test_serve_errors_are_one_line(args, needle):
@@ -112,5 +157,6 @@ def test_serve_errors_are_one_line(args, needle):
 def test_serve_help_lists_the_limits():
     out = subprocess.run([sys.executable, "-m", "fastrerank", "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for flag in ("--max-body-bytes", "--max-documents", "--max-queue-pairs", "--request-timeout", "--api-key", "--v1-return-documents"):
+    flags = ("--max-body-bytes", "--max-documents", "--max-queue-pairs", "--request-timeout", "--api-key", "--v1-return-documents")
+    for flag in (*flags, "--min-drain-time", "--max-connections", "--max-header-bytes", "--header-timeout", "--body-timeout"):
         assert flag in out.stdout

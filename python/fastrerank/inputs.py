@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "MAX_RANK_FIELDS",
     "NORMALIZE",
     "TRUNCATION_SIDES",
+    "TextTooLong",
     "check_flag",
     "check_max_tokens_per_doc",
     "check_max_windows_per_doc",
@@ -27,6 +29,19 @@ __all__ = [
 
 NORMALIZE = ("auto", "sigmoid", "softmax", "none")
 TRUNCATION_SIDES = ("right", "left")
+# A structured document is ranked on a few fields that say what it is about. Each field named is
+# rendered once per document (repeats are refused), so the count bounds what rank_fields can make
+# a request's text grow by: 3 characters per field and document besides the fields' own text.
+MAX_RANK_FIELDS = 100
+
+
+class TextTooLong(ValueError):
+    """A document whose text, as the model would read it, is longer than the caller's
+    ``max_chars``; for a dict, raised before its text is built."""
+
+    def __init__(self, index: int, length: int, limit: int) -> None:
+        super().__init__(f"documents[{index}] has {length} characters, at most {limit}")
+        self.index, self.length, self.limit = index, length, limit
 
 
 def _is_int(value: Any) -> bool:
@@ -80,7 +95,7 @@ def check_truncation_side(truncation_side: Any) -> str:
     side = truncation_side.lower()
     if side not in TRUNCATION_SIDES:
         raise ValueError(
-            f"truncation_side must be 'right' (keep a long document's start) or 'left' (keep its end), got {truncation_side!r}"
+            f"truncation_side must be 'right' (keep a long document's start) or 'left' (keep its end), got {_shown(truncation_side)}"
         )
     return side
 
@@ -88,7 +103,7 @@ def check_truncation_side(truncation_side: Any) -> str:
 def check_normalize(normalize: Any) -> str:
     """One of NORMALIZE: how logits become scores."""
     if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {normalize!r}")
+        raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {_shown(normalize)}")
     return str(normalize)
 
 
@@ -107,9 +122,15 @@ def check_rank_fields(rank_fields: Any) -> list[str] | None:
         raise TypeError(f"rank_fields must be a list of field names, got {_kind(rank_fields)}")
     if not rank_fields:
         raise ValueError("rank_fields is empty; name the fields to rank on, or pass None to use 'text'")
+    if len(rank_fields) > MAX_RANK_FIELDS:
+        raise ValueError(f"rank_fields names {len(rank_fields)} fields, at most {MAX_RANK_FIELDS}; name the few fields to rank on")
+    seen: set[str] = set()
     for i, name in enumerate(rank_fields):
         if not isinstance(name, str):
             raise TypeError(f"rank_fields[{i}] must be a str, got {_kind(name)}")
+        if name in seen:
+            raise ValueError(f"rank_fields names {_shown(name)} twice (again at rank_fields[{i}]); name each field once")
+        seen.add(name)
     return list(rank_fields)
 
 
@@ -121,29 +142,44 @@ def _field_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _dict_text(doc: Mapping[str, Any], i: int, rank_fields: list[str] | None) -> str:
+def _dict_text(doc: Mapping[str, Any], i: int, rank_fields: list[str] | None, max_chars: int | None) -> str:
     if rank_fields is None:
         if "text" not in doc:
             raise ValueError(
-                f"documents[{i}] is a dict without a 'text' field (keys: {sorted(map(str, doc))[:10]}); "
+                f"documents[{i}] is a dict without a 'text' field (keys: {_names(sorted(map(str, doc)))}); "
                 "add 'text', or pass rank_fields=[...] to choose the fields to rank on"
             )
         text = doc["text"]
         if not isinstance(text, str):
             raise TypeError(f"documents[{i}]['text'] must be a str, got {_kind(text)}")
-        return text
+        return _at_most(text, i, max_chars)
     missing = [f for f in rank_fields if f not in doc]
     if missing:
-        raise ValueError(f"rank_fields names {missing} but documents[{i}] has no such field (keys: {sorted(map(str, doc))[:10]})")
-    # YAML-style `key: value` lines, the format Cohere recommends for structured documents.
-    return "\n".join(f"{f}: {_field_text(doc[f])}" for f in rank_fields)
+        keys = _names(sorted(map(str, doc)))
+        raise ValueError(f"rank_fields names {_names(missing)} but documents[{i}] has no such field (keys: {keys})")
+    # YAML-style `key: value` lines, the format Cohere recommends for structured documents; their
+    # length is known from the values before the text is built.
+    values = [_field_text(doc[f]) for f in rank_fields]
+    length = sum(map(len, rank_fields)) + sum(map(len, values)) + 3 * len(values) - 1
+    if max_chars is not None and length > max_chars:
+        raise TextTooLong(i, length, max_chars)
+    return "\n".join(f"{f}: {v}" for f, v in zip(rank_fields, values))
 
 
-def document_texts(documents: Any, rank_fields: Any = None) -> list[str]:
+def _at_most(text: str, i: int, max_chars: int | None) -> str:
+    if max_chars is not None and len(text) > max_chars:
+        raise TextTooLong(i, len(text), max_chars)
+    return text
+
+
+def document_texts(documents: Any, rank_fields: Any = None, *, max_chars: int | None = None) -> list[str]:
     """The text the model reads for each document.
 
     Strings are used as they are. Dicts (Cohere v1) give their ``rank_fields`` in that order as
-    ``key: value`` lines, or their ``text`` field when ``rank_fields`` is None.
+    ``key: value`` lines, or their ``text`` field when ``rank_fields`` is None. Each field is
+    rendered once (``rank_fields`` holds no repeats), so the texts grow with the documents, never
+    faster. With ``max_chars``, a document whose text would be longer raises :class:`TextTooLong`
+    (a dict's before its text is built).
     """
     if documents is None:
         raise TypeError("documents must be a list of strings (or of dicts, with rank_fields), got None")
@@ -153,15 +189,18 @@ def document_texts(documents: Any, rank_fields: Any = None) -> list[str]:
         raise TypeError(f"documents must be a list of strings (or of dicts, with rank_fields), got {_kind(documents)}")
     fields = check_rank_fields(rank_fields)
     if all(type(d) is str for d in documents):  # the common case, checked at C speed
+        if max_chars is not None and documents and max(map(len, documents)) > max_chars:
+            i = next(i for i, d in enumerate(documents) if len(d) > max_chars)
+            raise TextTooLong(i, len(documents[i]), max_chars)
         return list(documents)
     texts: list[str] = []
     for i, doc in enumerate(documents):
         if type(doc) is str:
-            texts.append(doc)
+            texts.append(_at_most(doc, i, max_chars))
         elif isinstance(doc, Mapping):
-            texts.append(_dict_text(doc, i, fields))
+            texts.append(_dict_text(doc, i, fields, max_chars))
         elif isinstance(doc, str):
-            texts.append(str(doc))
+            texts.append(_at_most(str(doc), i, max_chars))
         elif doc is None:
             raise TypeError(f"documents[{i}] is None; every document must be a string (use '' for an empty one)")
         else:
@@ -178,5 +217,16 @@ def returned_document(doc: Any) -> dict[str, Any]:
 def _kind(value: Any) -> str:
     if value is None:
         return "None"
+    return f"{type(value).__name__} {_shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters: a message never repeats a large input."""
     text = repr(value)
-    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
+    return text[:40] + "..." if len(text) > 40 else text
+
+
+def _names(names: Sequence[Any], most: int = 10) -> str:
+    """The first ``most`` of ``names`` as a list, each cut as by :func:`_shown`."""
+    shown = ", ".join(_shown(n) for n in names[:most])
+    return f"[{shown}, ... {len(names) - most} more]" if len(names) > most else f"[{shown}]"

@@ -41,8 +41,9 @@ def register(subparsers: Any) -> None:
     add_engine_arguments(p)
     p.add_argument(
         "--api-key",
-        default=os.environ.get(API_KEY_ENV),
-        help=f"require 'Authorization: Bearer KEY' on rerank routes (default: ${API_KEY_ENV})",
+        default=None,
+        help=f"require 'Authorization: Bearer KEY' on rerank routes (default: ${API_KEY_ENV}, which is better: "
+        "a flag's value is visible to every user of the machine in the process list)",
     )
     p.add_argument("--served-model-name", default=None, help="the `model` of /v1 responses (default: the model's directory name)")
     for name, kind, default, help_text in ServerConfig.options():
@@ -66,7 +67,17 @@ def _config(args: argparse.Namespace) -> Any:
         raise CommandError("serve needs --model (or --stub-engine)")
     name = args.served_model_name or ("stub" if args.stub_engine else os.path.basename(os.path.normpath(args.model)))
     values = {f: getattr(args, f) for f, _, _, _ in ServerConfig.options()}
-    return ServerConfig(model_name=name, api_key=args.api_key or None, v1_return_documents=args.v1_return_documents, **values)
+    return ServerConfig(model_name=name, api_key=_api_key(args), v1_return_documents=args.v1_return_documents, **values)
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from --api-key, else $FASTRERANK_API_KEY; None when neither is set. An empty one
+    is an error, not "no authentication": a secret that failed to reach the process must not
+    open the server."""
+    key, source = (args.api_key, "--api-key") if args.api_key is not None else (os.environ.get(API_KEY_ENV), f"${API_KEY_ENV}")
+    if key is not None and not key.strip():
+        raise CommandError(f"{source} is empty (or only whitespace): give a key, or leave it unset to serve without authentication")
+    return key
 
 
 def _loader(args: argparse.Namespace) -> Callable[[], Engine]:
@@ -82,10 +93,15 @@ def _loader(args: argparse.Namespace) -> Callable[[], Engine]:
     return load
 
 
-def _describe(engine: Engine) -> str:
+def _describe(engine: Engine, config: Any) -> str:
+    auth = (
+        "authentication on (Authorization: Bearer KEY on the rerank routes)"
+        if config.api_key is not None
+        else f"authentication off: any client may rerank (set ${API_KEY_ENV} to require a key)"
+    )
     return (
         f"model {engine.model_path} on {engine.device}, {engine.precision}, {engine.threads} threads, "
-        f"max_length {engine.max_length}, max_batch_tokens {engine.max_batch_tokens}"
+        f"max_length {engine.max_length}, max_batch_tokens {engine.max_batch_tokens}; {auth}"
     )
 
 
@@ -98,7 +114,8 @@ def app_from_env() -> Any:
     parser = argparse.ArgumentParser(prog="fastrerank")
     register(parser.add_subparsers())
     args = parser.parse_args(["serve", *shlex.split(os.environ.get(ARGS_ENV, ""))])
-    return App(_config(args), load=_loader(args), on_ready=lambda e: print(f"fastrerank: ready: {_describe(e)}", flush=True))
+    config = _config(args)
+    return App(config, load=_loader(args), on_ready=lambda e: print(f"fastrerank: ready: {_describe(e, config)}", flush=True))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,6 +123,12 @@ def _serve(args: argparse.Namespace) -> int:
     from fastrerank.server.runner import bind, run
 
     config = _config(args)
+    if args.api_key is not None:
+        print(
+            f"fastrerank: warning: --api-key is visible to every user of this machine in the process list; set ${API_KEY_ENV} instead",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         sock = bind(args.host, args.port, config.backlog)
     except OSError as e:
@@ -114,7 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def ready(engine: Any) -> None:
-        print(f"fastrerank: ready: {_describe(engine)}", flush=True)
+        print(f"fastrerank: ready: {_describe(engine, config)}", flush=True)
 
     def failed(error: BaseException) -> None:
         print(f"fastrerank: error: the model failed to load: {error}", file=sys.stderr, flush=True)

@@ -5,7 +5,10 @@ it with msgspec into its request type, checks values with the library's checks, 
 query and documents once, queues the pairs on the :class:`~fastrerank.server.batcher.Batcher`
 and waits for them, for the client to go away, or for the deadline, whichever comes first.
 Every answer that is not a success is JSON with a ``message``; nothing a client sends reaches
-past an error response.
+past an error response, and no error repeats more than a bounded part of the request or says
+anything of the server's internals (a 500 names a request id that the log has the details of).
+Bodies larger than ``tokenize_inline_chars`` are decoded, checked and tokenized on a thread, so
+the loop (``/health`` included) never waits for a large request.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,10 +35,11 @@ from fastrerank.server.auth import BearerAuth
 from fastrerank.server.batcher import Batcher, Job
 from fastrerank.server.config import ServerConfig
 from fastrerank.server.errors import HTTPError
-from fastrerank.server.limits import check_body_size, check_request_size
+from fastrerank.server.limits import check_body_size, check_request_size, too_long
+from fastrerank.server.media import check_json
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.openapi import openapi
-from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown
+from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown, TooMuchWork
 from fastrerank.types import ApiVersion, BilledUnits, Meta, Ranking, Scored, new_id, ranked, rerank_response
 
 __all__ = ["App"]
@@ -46,6 +51,7 @@ TEI_ERROR_TYPES = {
     400: "Validation",
     401: "Validation",
     413: "Validation",
+    415: "Validation",
     422: "Validation",
     429: "Overloaded",
     500: "Backend",
@@ -83,16 +89,26 @@ def _http_error(outcome: NotServed) -> HTTPError:
     """The HTTP answer to a request the queue did not serve."""
     if isinstance(outcome, Overloaded):
         return HTTPError(429, str(outcome), {"retry-after": str(outcome.retry_after)})
+    if isinstance(outcome, TooMuchWork):
+        return HTTPError(413, str(outcome))
     if isinstance(outcome, ShuttingDown):
         return HTTPError(503, str(outcome), {"connection": "close"})
     if isinstance(outcome, EngineFailed):
-        return HTTPError(500, str(outcome))
+        return _internal_error(outcome.__cause__ or outcome, "the engine failed")
     assert isinstance(outcome, (DeadlinePassed, NotServed))
     return HTTPError(503, str(outcome))
 
 
+def _internal_error(error: BaseException, what: str) -> HTTPError:
+    """A 500 that says nothing of ``error``: it goes to the log under a request id, which the
+    answer names."""
+    request_id = new_id()
+    log.error("%s (request id %s)", what, request_id, exc_info=error)
+    return HTTPError(500, f"internal error (request id {request_id}: the server's log has the details)")
+
+
 def _values(
-    query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens: Any, priority: Any
+    query: Any, documents: Any, rank_fields: Any, top_n: Any, max_tokens: Any, priority: Any, max_chars: int, what: str
 ) -> tuple[str, list[str], int, int, int]:
     """The library's checks, their messages as they are: (query, texts, top_n or -1,
     max_tokens_per_doc, priority). A bad value is a 400; documents the server cannot read as asked
@@ -104,7 +120,9 @@ def _values(
         priority = _check_priority(priority)
         inputs.check_rank_fields(rank_fields)  # a bad rank_fields value is a 400, not a 422
         try:
-            texts = inputs.document_texts(documents, rank_fields)
+            texts = inputs.document_texts(documents, rank_fields, max_chars=max_chars)
+        except inputs.TextTooLong as e:
+            raise too_long(e, what=what) from e
         except ValueError as e:
             raise HTTPError(422, str(e)) from e
     except (TypeError, ValueError) as e:
@@ -173,11 +191,13 @@ class App:
             "/v2/rerank": ("POST", self._v2),
             "/v1/rerank": ("POST", self._v1),
             "/rerank": ("POST", self._tei),
-            "/health": ("GET", self._health),
+            "/health": ("GET", self._health),  # GET routes answer HEAD too
             "/ready": ("GET", self._ready),
             "/metrics": ("GET", self._metrics),
             "/openapi.json": ("GET", self._openapi_json),
         }
+        self._drain_started: float | None = None
+        self._starting: asyncio.Task[None] | None = None
         self.metrics.ready.read_from(lambda: self.state == "ready")
         self.metrics.draining.read_from(lambda: self.state == "draining")
 
@@ -204,15 +224,30 @@ class App:
         self._loop.call_soon_threadsafe(self._engine_up, engine)
 
     def _engine_up(self, engine: Engine) -> None:
-        self.engine = engine
+        assert self._loop is not None
+        self._starting = self._loop.create_task(self._start_batcher(engine), name="fastrerank-start")
+
+    async def _start_batcher(self, engine: Engine) -> None:
+        """Measures the engine's throughput (admission needs it from the first request), then serves."""
         c = self.config
         batcher = Batcher(
             engine, step_tokens=c.step_tokens, max_queue_pairs=c.max_queue_pairs, max_queue_tokens=c.max_queue_tokens, metrics=self.metrics
         )
+        try:
+            await batcher.calibrate()
+        except Exception as e:  # the engine cannot score: as good as not loaded
+            await batcher.close()
+            self.load_error = e
+            self.state = "failed"
+            if self._on_failed is not None:
+                self._on_failed(e)
+            return
+        self.engine = engine
         self.metrics.queue_pairs.read_from(lambda: batcher.queued_pairs)
         self.metrics.queue_tokens.read_from(lambda: batcher.queued_tokens)
         self.metrics.queue_requests.read_from(lambda: batcher.queued_requests)
         self.metrics.active_requests.read_from(lambda: batcher.active)
+        self.metrics.throughput.read_from(lambda: batcher.tokens_per_second)
         batcher.start()
         self.batcher = batcher
         if self.state == "loading":
@@ -223,9 +258,12 @@ class App:
             self._on_ready(engine)
 
     def begin_drain(self) -> None:
-        """SIGTERM: readiness turns 503, new requests are refused, queued ones are served."""
+        """SIGTERM: readiness turns 503, new requests are refused, queued ones are served, and
+        every answer says ``Connection: close`` (no connection is kept for more)."""
         if self.state != "failed":
             self.state = "draining"
+        if self._drain_started is None:
+            self._drain_started = time.monotonic()
         if self.batcher is not None:
             self.batcher.stop_accepting()
 
@@ -234,12 +272,27 @@ class App:
         """True once draining and no request is waiting for an answer."""
         return self.state in ("draining", "failed") and self._handling == 0 and (self.batcher is None or self.batcher.active == 0)
 
-    async def close(self) -> None:
-        """Stops the batcher, waiting up to ``drain_timeout`` for queued requests."""
+    @property
+    def drain_done(self) -> bool:
+        """True once the drain has lasted ``min_drain_time`` and the queue is served, or it has
+        lasted ``drain_timeout``; then :meth:`close` answers what is left 503 and the listener
+        may close."""
+        if self.state == "failed":
+            return True
+        if self._drain_started is None:
+            return False
+        elapsed = time.monotonic() - self._drain_started
+        return elapsed >= self.config.drain_timeout or (elapsed >= self.config.min_drain_time and self.drained)
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stops the batcher, waiting up to ``timeout`` seconds (default ``drain_timeout``) for
+        queued requests; those still waiting are answered 503 with ``Connection: close``."""
         self.begin_drain()
+        if self._starting is not None and self.batcher is None:
+            self._starting.cancel()  # still calibrating: there is nothing to serve yet
         if self.batcher is not None:
-            await self.batcher.close(timeout=self.config.drain_timeout)
-        self._tokenizer_pool.shutdown(wait=False, cancel_futures=True)
+            await self.batcher.close(timeout=self.config.drain_timeout if timeout is None else timeout)
+        self._tokenizer_pool.shutdown(wait=False)  # a request being tokenized finishes, then meets the closed queue
 
     # ---- ASGI ------------------------------------------------------------------------------
 
@@ -278,10 +331,11 @@ class App:
 
         try:
             if route is None:
-                raise HTTPError(404, f"no route {path}; the routes are {', '.join(self._routes)}")
+                raise HTTPError(404, f"no route {path[:100]}; the routes are {', '.join(self._routes)}")
             method, handler = route
-            if scope["method"] != method:
-                raise HTTPError(405, f"{path} takes {method}, not {scope['method']}", {"allow": method})
+            if scope["method"] != method and not (method == "GET" and scope["method"] == "HEAD"):
+                allow = "GET, HEAD" if method == "GET" else method
+                raise HTTPError(405, f"{path} takes {allow}, not {scope['method'][:20]}", {"allow": allow})
             status = await handler(scope, receive, tracked_send)
         except (HTTPError, NotServed) as e:
             error = e if isinstance(e, HTTPError) else _http_error(e)
@@ -290,11 +344,15 @@ class App:
                 await self._error(send, error, tei=path == "/rerank")
         except ClientGone:
             status = 499
-        except Exception as e:  # a bug: answer 500 and keep serving
-            log.exception("unhandled error on %s", path)
-            status = 500
+        except asyncio.CancelledError:  # the server gave up on this request (shutting down): still JSON
             if not sent[0]:
-                await self._error(send, HTTPError(500, f"internal error: {type(e).__name__}: {e}"), tei=path == "/rerank")
+                await self._error(send, HTTPError(503, "the server shut down before this request was served", {"connection": "close"}))
+            raise
+        except Exception as e:  # a bug: answer 500 and keep serving
+            status = 500
+            error = _internal_error(e, f"unhandled error on {path}")
+            if not sent[0]:
+                await self._error(send, error, tei=path == "/rerank")
         self.metrics.requests.inc(label, str(status))
         self.metrics.request_seconds.observe(time.perf_counter() - start, label)
 
@@ -302,6 +360,8 @@ class App:
         raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         if headers:
             raw.extend((k.encode(), v.encode()) for k, v in headers.items())
+        if self.state == "draining" and not (headers and "connection" in headers):
+            raw.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
         return status
@@ -326,7 +386,7 @@ class App:
         if self.state == "loading":
             return "the model is loading"
         if self.state == "failed":
-            return f"the model failed to load: {self.load_error}"
+            return "the model failed to load (the server's log says why)"
         return "the server is shutting down"
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -338,14 +398,17 @@ class App:
     # ---- rerank routes ---------------------------------------------------------------------
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        """Authenticates, checks readiness, and reads the body under the byte limit."""
-        authorization = length = None
+        """Authenticates, checks readiness and the body's type, and reads it under the byte limit."""
+        authorization = length = content_type = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
             elif name == b"content-length":
                 length = value
+            elif name == b"content-type":
+                content_type = value
         self.auth.check(authorization)
+        check_json(content_type)
         if self.state != "ready":
             headers = {"retry-after": "1"} if self.state == "loading" else {"connection": "close"}
             raise HTTPError(503, self._not_ready_message(), headers)
@@ -364,8 +427,18 @@ class App:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
+    async def _off_loop(self, size: float, work: Callable[[], Any]) -> Any:
+        """``work()`` here when ``size`` (characters or bytes) is at most ``tokenize_inline_chars``,
+        else on a tokenizer thread: the loop never waits for a large request."""
+        if size <= self.config.tokenize_inline_chars:
+            return work()
+        return await asyncio.get_running_loop().run_in_executor(self._tokenizer_pool, work)
+
+    async def _decode(self, body: bytes, kind: type[Any]) -> Any:
+        return await self._off_loop(len(body), functools.partial(self._decode_now, body, kind))
+
     @staticmethod
-    def _decode(body: bytes, kind: type[Any]) -> Any:
+    def _decode_now(body: bytes, kind: type[Any]) -> Any:
         try:
             return msgspec.json.decode(body, type=kind)
         except msgspec.ValidationError as e:
@@ -383,10 +456,7 @@ class App:
         engine = self.engine
         encode = functools.partial(engine.encode_request, work.query, work.texts, work.limits)
         t0 = time.perf_counter()
-        if len(work.query) + sum(map(len, work.texts)) <= self.config.tokenize_inline_chars:
-            request = encode()
-        else:
-            request = await asyncio.get_running_loop().run_in_executor(self._tokenizer_pool, encode)
+        request = await self._off_loop(len(work.query) + sum(map(len, work.texts)), encode)
         self.metrics.tokenize_seconds.observe(time.perf_counter() - t0)
         prep = prepare(engine, request)
         deadline = arrival + self.config.request_timeout
@@ -433,40 +503,45 @@ class App:
 
     async def _v2(self, scope: Scope, receive: Receive, send: Send) -> int:
         async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
-            return await self._answer_v2(self._decode(body, schemas.V2RerankRequest), arrival, receive)
+            return await self._answer_v2(await self._decode(body, schemas.V2RerankRequest), arrival, receive)
 
         return await self._handle(scope, receive, send, answer)
 
     async def _v1(self, scope: Scope, receive: Receive, send: Send) -> int:
         async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
-            return await self._answer_v1(self._decode(body, schemas.V1RerankRequest), arrival, receive)
+            return await self._answer_v1(await self._decode(body, schemas.V1RerankRequest), arrival, receive)
 
         return await self._handle(scope, receive, send, answer)
 
     async def _tei(self, scope: Scope, receive: Receive, send: Send) -> int:
         async def answer(body: bytes, arrival: float, receive: Receive) -> Any:
-            probe = self._decode(body, _Probe)
+            probe = await self._decode(body, _Probe)
             if not probe.texts and probe.documents:
-                return await self._answer_v1(self._decode(body, schemas.V1RerankRequest), arrival, receive)
+                return await self._answer_v1(await self._decode(body, schemas.V1RerankRequest), arrival, receive)
             if not probe.texts:
                 raise HTTPError(400, "invalid request: Object missing required field `texts` (TEI), or send `documents` (Cohere)")
-            return await self._answer_tei(self._decode(body, schemas.TEIRerankRequest), arrival, receive)
+            return await self._answer_tei(await self._decode(body, schemas.TEIRerankRequest), arrival, receive)
 
         return await self._handle(scope, receive, send, answer)
 
-    def _checked(
+    async def _checked(
         self, request: Any, documents: Any, rank_fields: Any = None, what: str = "documents"
     ) -> tuple[str, list[str], int, int, int]:
-        query, texts, n, max_tokens, priority = _values(
+        check_request_size(request.query, len(documents), self.config, what=what)  # before any text is built
+        values = functools.partial(
+            _values,
             request.query,
             documents,
             rank_fields,
             getattr(request, "top_n", None),
             getattr(request, "max_tokens_per_doc", None),
             getattr(request, "priority", None),
+            self.config.max_document_chars,
+            what,
         )
-        check_request_size(query, texts, self.config, what=what)
-        return query, texts, n, max_tokens, priority
+        if any(type(d) is not str for d in documents):  # object documents' texts are built: not on the loop
+            return await self._off_loop(math.inf, values)  # type: ignore[no-any-return]
+        return values()
 
     async def _answer_v2(self, r: schemas.V2RerankRequest, arrival: float, receive: Receive) -> dict[str, Any]:
         spans = r.relevant_spans
@@ -475,12 +550,12 @@ class App:
                 raise HTTPError(400, f"relevant_spans.max_spans must be an int, got {spans.max_spans!r}")
             if spans.mode == "enabled":
                 raise HTTPError(422, "relevant_spans is not supported by this model (Cohere returns spans only from Rerank v5 models)")
-        query, texts, n, max_tokens, priority = self._checked(r, r.documents)
+        query, texts, n, max_tokens, priority = await self._checked(r, r.documents)
         job = await self._score(_Work(query, texts, priority, DocumentLimits(max_tokens)), arrival, receive)
         return rerank_response(_ranking(job, n)).to_dict()
 
     async def _answer_v1(self, r: schemas.V1RerankRequest, arrival: float, receive: Receive) -> schemas.V1RerankResponse:
-        query, texts, n, max_tokens, priority = self._checked(r, r.documents, r.rank_fields)
+        query, texts, n, max_tokens, priority = await self._checked(r, r.documents, r.rank_fields)
         chunks = self.config.v1_max_chunks_per_doc if r.max_chunks_per_doc is None else _integer(r.max_chunks_per_doc)
         if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
             raise HTTPError(400, f"max_chunks_per_doc must be an int of 1 or more, got {chunks!r}")
@@ -496,7 +571,7 @@ class App:
         return schemas.V1RerankResponse(new_id(), results, meta, r.model or self.config.model_name, usage)
 
     async def _answer_tei(self, r: schemas.TEIRerankRequest, arrival: float, receive: Receive) -> list[schemas.TEIResult]:
-        query, texts, _, max_tokens, _ = self._checked(r, r.texts, what="texts")
+        query, texts, _, max_tokens, _ = await self._checked(r, r.texts, what="texts")
         one_window = bool(r.truncate)
         side = "left" if one_window and r.truncation_direction.lower() == "left" else "right"
         limits = DocumentLimits(max_tokens, 1 if one_window else None, side)

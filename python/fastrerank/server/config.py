@@ -31,8 +31,16 @@ class ServerConfig:
     max_queue_tokens: int = _option(
         2_000_000, "most tokens (all windows, special tokens included) waiting for the model (default: %(default)s); beyond: 429"
     )
-    request_timeout: float = _option(60.0, "seconds a request may take from arrival (default: %(default)s); then 503")
-    drain_timeout: float = _option(30.0, "seconds SIGTERM waits for the queue to drain (default: %(default)s)")
+    request_timeout: float = _option(
+        60.0, "seconds a request may take from arrival (default: %(default)s); work that cannot finish in time is refused at once"
+    )
+    drain_timeout: float = _option(30.0, "seconds SIGTERM waits for the queue to drain (default: %(default)s); then 503 to the rest")
+    min_drain_time: float = _option(
+        5.0,
+        "seconds the drain lasts at least, answering 503, before the listener closes, so a load balancer sees it "
+        "(default: %(default)s; at most --drain-timeout)",
+        zero=True,
+    )
     step_tokens: int | None = _option(
         None,
         "padded tokens (rows x longest row) the batcher gathers from the waiting requests per step; "
@@ -41,11 +49,20 @@ class ServerConfig:
     v1_max_chunks_per_doc: int = _option(10, "/v1/rerank's max_chunks_per_doc when the request has none (default: %(default)s, Cohere's)")
     tokenize_inline_chars: int = _option(
         8192,
-        "requests up to this many characters are tokenized on the event loop, larger ones on a thread (default: %(default)s)",
+        "requests up to this many characters (bodies: bytes) are decoded, checked and tokenized on the event loop, "
+        "larger ones on a thread (default: %(default)s)",
         zero=True,
     )
     tokenizer_threads: int = _option(2, "threads that tokenize the requests too large to tokenize on the event loop (default: %(default)s)")
     backlog: int = _option(2048, "connections the listening socket queues before accepting them (default: %(default)s)")
+    max_connections: int = _option(
+        1000, "open connections at most (keep it below `ulimit -n`); a connection beyond is answered 503 and closed (default: %(default)s)"
+    )
+    max_header_bytes: int = _option(16384, "largest request head (request line and headers) in bytes (default: %(default)s); larger: 431")
+    header_timeout: float = _option(
+        10.0, "seconds a connection has to send a complete request head once it opens or starts one (default: %(default)s); then 408"
+    )
+    body_timeout: float = _option(30.0, "seconds a request's body has to arrive once its head is in (default: %(default)s); then 408")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -56,8 +73,16 @@ class ServerConfig:
                 raise TypeError(f"{f.name} must be a number, got {value!r}")
             if value < 0 or (value == 0 and not f.metadata["zero"]):
                 raise ValueError(f"{f.name} must be {'at least 0' if f.metadata['zero'] else 'positive'}, got {value!r}")
-        if self.api_key is not None and not self.api_key:
-            raise ValueError("api_key is empty; pass None for no authentication")
+        if self.min_drain_time > self.drain_timeout:
+            raise ValueError(f"min_drain_time ({self.min_drain_time:g}) must be at most drain_timeout ({self.drain_timeout:g})")
+        if self.api_key is not None:
+            # HTTP trims a header value, so surrounding whitespace could never be sent: it is not the key
+            key = self.api_key.strip()
+            if not key:
+                raise ValueError("api_key is empty (or only whitespace); pass a key, or None to serve without authentication")
+            if not all(" " <= c <= "~" for c in key):
+                raise ValueError("api_key must be printable ASCII (a header cannot carry other characters)")
+            object.__setattr__(self, "api_key", key)
 
     @classmethod
     def options(cls) -> list[tuple[str, type, Any, str]]:

@@ -135,6 +135,14 @@ class Metrics:
         self.requests = r.add(
             Counter("fastrerank_requests_total", "HTTP requests answered, by route and status code.", ("route", "status"))
         )
+        self.refused = r.add(
+            Counter(
+                "fastrerank_refused_total",
+                "Requests and connections the HTTP layer refused before the application saw them "
+                "(400 malformed, 408 too slow, 431 head too large, 503 too many connections), by status code.",
+                ("status",),
+            )
+        )
         self.request_seconds = r.add(
             Histogram(
                 "fastrerank_request_duration_seconds",
@@ -171,6 +179,9 @@ class Metrics:
         self.queue_tokens = r.add(Gauge("fastrerank_queue_tokens", "Tokens (all windows, special tokens included) of the waiting pairs."))
         self.queue_requests = r.add(Gauge("fastrerank_queue_requests", "Requests with pairs waiting for the model."))
         self.active_requests = r.add(Gauge("fastrerank_active_requests", "Requests admitted and not yet answered."))
+        self.throughput = r.add(
+            Gauge("fastrerank_throughput_tokens_per_second", "Measured wall-clock throughput that admission predicts from.")
+        )
         self.ready = r.add(Gauge("fastrerank_ready", "1 when the model is loaded and the server is not draining."))
         self.draining = r.add(Gauge("fastrerank_draining", "1 while shutting down."))
 

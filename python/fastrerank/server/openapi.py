@@ -18,10 +18,11 @@ REF = "#/components/schemas/{name}"
 ERRORS = {
     "400": "Bad request: malformed JSON, a wrong type, a bad value, too many documents or too long a text.",
     "401": "Missing or wrong API key.",
-    "413": "The request body is too large.",
+    "413": "The request body is too large, or the request alone needs more model time than its deadline allows.",
+    "415": "The body is not declared as JSON (Content-Type: application/json).",
     "422": "A well-formed request that cannot be processed (e.g. rank_fields naming a field a document lacks).",
-    "429": "The queue is full; retry after the Retry-After header's seconds.",
-    "500": "The engine failed on this request.",
+    "429": "The queue cannot finish this request in time; retry after the Retry-After header's seconds.",
+    "500": "The engine failed on this request (the message names a request id the server's log has).",
     "503": "Loading, shutting down, or the request's deadline passed.",
 }
 

@@ -6,7 +6,7 @@ The batcher raises or settles futures with these domain outcomes; only the appli
 
 from __future__ import annotations
 
-__all__ = ["DeadlinePassed", "EngineFailed", "NotServed", "Overloaded", "ShuttingDown"]
+__all__ = ["DeadlinePassed", "EngineFailed", "NotServed", "Overloaded", "ShuttingDown", "TooMuchWork"]
 
 
 class NotServed(Exception):
@@ -21,6 +21,11 @@ class Overloaded(NotServed):
         self.retry_after = retry_after
 
 
+class TooMuchWork(NotServed):
+    """The request alone needs more time than its deadline leaves, however empty the queue:
+    retrying it unchanged cannot help."""
+
+
 class ShuttingDown(NotServed):
     """The server is draining: it serves what it has queued and takes nothing new."""
 
@@ -30,4 +35,5 @@ class DeadlinePassed(NotServed):
 
 
 class EngineFailed(NotServed):
-    """The engine raised while scoring the request's pairs."""
+    """The engine raised while scoring the request's pairs; the engine's exception is the
+    ``__cause__`` (for the log, never for the client)."""

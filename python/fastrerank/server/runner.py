@@ -1,23 +1,39 @@
 """Running an :class:`~fastrerank.server.app.App` on uvicorn, with a graceful drain on SIGTERM.
 
-On SIGTERM or Ctrl-C readiness turns 503, new rerank requests are refused (503), the queue
-drains (at most the config's ``drain_timeout`` seconds), then :func:`run` returns; a second
-signal stops at once.
+On SIGTERM or Ctrl-C readiness turns 503, new rerank requests are refused (503) and every answer
+says ``Connection: close``, while the queue is served. The drain lasts at least the config's
+``min_drain_time`` (so a load balancer sees the 503s before the listener goes away) and at most
+``drain_timeout``; then the requests still queued are answered 503 (JSON, ``Connection: close``),
+the listener closes, connections without a request in progress get a moment for one to arrive
+(:mod:`fastrerank.server.protocol`), and :func:`run` returns. A second signal stops at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from fastrerank.server.app import App
+from fastrerank.server.protocol import SHUTDOWN_GRACE, ConnectionLimits, protocol_class
 
-__all__ = ["bind", "run"]
+__all__ = ["FD_RESERVE", "bind", "connection_limits", "run", "uvicorn_config"]
+
+# File descriptors kept for everything but client connections: the listener, the model's
+# files, thread and event-loop internals, logs.
+FD_RESERVE = 64
+ANSWER_SECONDS = 2.0  # at the end of a drain: time for the requests answered 503 to be written
+# At the end of a drain the listener stops queueing handshakes, then takes this long to accept
+# (and answer) those already queued before it closes: closing it with connections in its queue
+# would reset them, while a handshake it did not queue is retried by the client and refused.
+LAST_ACCEPT_SECONDS = 0.2
 
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:
@@ -43,21 +59,58 @@ def _available(module: str, fallback: str) -> str:
     return module
 
 
-def run(app: App, sock: socket.socket, *, log_level: str = "warning", access_log: bool = False, timeout_keep_alive: int = 5) -> None:
-    """Serves ``app`` on ``sock`` until a signal has drained it (or the model failed to load)."""
+def connection_limits(app: App) -> ConnectionLimits:
+    """The config's connection bounds, ``max_connections`` lowered (with a warning) to what the
+    process's open-file limit leaves: past it a connection cannot even be accepted to be refused."""
+    c = app.config
+    most = c.max_connections
+    soft = _open_file_limit()
+    if soft is not None and most > soft - FD_RESERVE:
+        most = max(1, soft - FD_RESERVE)
+        print(
+            f"fastrerank: warning: --max-connections {c.max_connections} is more than the open-file limit allows "
+            f"(ulimit -n {soft}); serving at most {most} connections",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def refused(status: int) -> None:
+        app.metrics.refused.inc(str(status))
+
+    return ConnectionLimits(most, c.max_header_bytes, c.header_timeout, c.body_timeout, refused)
+
+
+def _open_file_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def uvicorn_config(app: App, *, log_level: str = "warning", access_log: bool = False, timeout_keep_alive: int = 5) -> Any:
+    """The uvicorn configuration ``app`` is served with: httptools under this package's
+    connection bounds (:mod:`fastrerank.server.protocol`), no WebSocket."""
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         lifespan="on",
         log_level=log_level,
         access_log=access_log,
         loop=_available("uvloop", "asyncio"),
-        http=_available("httptools", "h11"),
+        http=protocol_class(connection_limits(app)),
+        ws="none",
         timeout_keep_alive=timeout_keep_alive,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=math.ceil(SHUTDOWN_GRACE) + 1,
         backlog=app.config.backlog,
     )
+
+
+def run(app: App, sock: socket.socket, *, log_level: str = "warning", access_log: bool = False, timeout_keep_alive: int = 5) -> None:
+    """Serves ``app`` on ``sock`` until a signal has drained it (or the model failed to load)."""
+    config = uvicorn_config(app, log_level=log_level, access_log=access_log, timeout_keep_alive=timeout_keep_alive)
     _draining_server_class()(config, app).run(sockets=[sock])
 
 
@@ -71,7 +124,12 @@ def _draining_server_class() -> type:
             super().__init__(config)
             self.app = app
             self._drain_asked = False
-            self._drain_started: float | None = None
+            self._drain_started = False
+            self._listeners: list[socket.socket] = []
+
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            self._listeners = list(sockets or [])
+            await super().serve(sockets=sockets)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -95,14 +153,27 @@ def _draining_server_class() -> type:
 
         async def on_tick(self, counter: int) -> bool:
             app = self.app
-            if self._drain_asked and self._drain_started is None:
-                self._drain_started = time.monotonic()
+            if self._drain_asked and not self._drain_started:
+                self._drain_started = True
                 app.begin_drain()
                 print("fastrerank: draining: /ready answers 503, new requests are refused, the queue is served", flush=True)
-            if self._drain_started is not None and (app.drained or time.monotonic() - self._drain_started > app.config.drain_timeout):
-                self.should_exit = True
+            if self._drain_started and app.drain_done and not self.should_exit:
+                await self._end_drain()
             if app.state == "failed":
                 self.should_exit = True
             return bool(await super().on_tick(counter))
+
+        async def _end_drain(self) -> None:
+            # Answer what is still queued here, before uvicorn closes anything: its own shutdown
+            # would cancel those requests after its grace period instead.
+            app = self.app
+            await app.close(timeout=0)
+            for sock in self._listeners:
+                sock.listen(0)
+            end = time.monotonic() + ANSWER_SECONDS
+            await asyncio.sleep(LAST_ACCEPT_SECONDS)
+            while not app.drained and time.monotonic() < end and not self.force_exit:
+                await asyncio.sleep(0.01)
+            self.should_exit = True
 
     return DrainingServer

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
+from fastrerank.inputs import MAX_RANK_FIELDS
 
 __all__ = [
     "ErrorBody",
@@ -88,7 +89,10 @@ class V1RerankRequest(msgspec.Struct, kw_only=True):
     top_n: TopN = None
     rank_fields: Annotated[
         list[str] | None,
-        msgspec.Meta(description="For object documents: the fields to rank on, in order.", extra_json_schema={"minItems": 1}),
+        msgspec.Meta(
+            description="For object documents: the fields to rank on, in order, each once.",
+            extra_json_schema={"minItems": 1, "maxItems": MAX_RANK_FIELDS, "uniqueItems": True},
+        ),
     ] = None
     return_documents: Annotated[
         bool | None,
