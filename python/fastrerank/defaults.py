@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS_PER_DOC",
     "DEFAULT_NORMALIZE",
     "DEFAULT_PRECISION",
+    "DEFAULT_SPAN_TOKENS",
     "DEFAULT_TOKEN_CACHE_BYTES",
     "DEFAULT_TRUNCATION_SIDE",
 ]
@@ -17,6 +18,12 @@ __all__ = [
 # Cohere's default: a document is cut to this many tokens before it is windowed.
 DEFAULT_MAX_TOKENS_PER_DOC = 4096
 DEFAULT_TRUNCATION_SIDE = "right"  # cut a too-long document's end, keep its start
+
+# Relevant spans: a document's segments have at most this many tokens. Two or three sentences,
+# about the length of the passages ms-marco cross-encoders were trained on (MS MARCO passages
+# average ~75 WordPiece tokens), and long enough that each segment's query and special tokens
+# add a fraction of its own tokens to the second pass, not a multiple (see README: Relevant spans).
+DEFAULT_SPAN_TOKENS = 64
 
 DEFAULT_DEVICE = "cpu"
 DEFAULT_PRECISION = "fp32"
