@@ -268,6 +268,7 @@ def test_rerank_many_and_arerank(bert):
     assert all(r.spans is None for r in many[1].results)
     assert all(r.spans is not None and len(r.spans) <= 2 for r in many[2].results)
     assert many[0].results[0].spans == bert.rerank(QUERY, docs, top_n=2, max_spans=1, span_tokens=8).results[0].spans
+    assert bert.rerank_many([(QUERY, []), (QUERY, ["One. Two."])], max_spans=2)[0].results == []  # no documents, no spans
     got = asyncio.run(bert.arerank(QUERY, docs, top_n=1, max_spans=2, span_tokens=8))
     assert [s.start for s in got.results[0].spans] == [
         s.start for s in bert.rerank(QUERY, docs, top_n=1, max_spans=2, span_tokens=8).results[0].spans

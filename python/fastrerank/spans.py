@@ -67,6 +67,8 @@ WHITESPACE = np.array(
     dtype=np.uint32,
 )
 
+_IS_SPACE = np.zeros(0x3002, dtype=np.bool_)  # by code point, past the last whitespace (U+3000) all false
+_IS_SPACE[WHITESPACE] = True
 _END = f"[{re.escape(CLOSERS)}]*"
 _SENTENCE_END = re.compile(f"[{re.escape(TERMINATORS)}]{_END}(?=\\s|\\Z)|[{re.escape(CJK_TERMINATORS)}]{_END}(?![{re.escape(CLOSERS)}])")
 _BLANK_LINE = re.compile(r"\n(?=[^\S\n]*\n)")  # every line break that starts a blank line
@@ -103,7 +105,7 @@ def cut_strengths(text: str, chars: np.ndarray) -> np.ndarray:
         return counts[last] > counts[first]
 
     strength = np.full(len(lo), TOKEN, dtype=np.int8)
-    strength[after_place(np.isin(code, WHITESPACE))] = WORD
+    strength[after_place(_IS_SPACE[np.minimum(code, len(_IS_SPACE) - 1)])] = WORD
     strength[after_place(code == 0x0A)] = LINE
     blank = np.zeros(len(window), dtype=np.bool_)
     blank[[m.start() for m in _BLANK_LINE.finditer(window)]] = True
