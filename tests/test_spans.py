@@ -5,6 +5,7 @@ hostile text; the cost rule (only the returned documents, nothing without max_sp
 from __future__ import annotations
 
 import asyncio
+import re
 
 import numpy as np
 import pytest
@@ -122,11 +123,17 @@ def test_segments_follow_the_rule_on_made_up_offsets(case, span_tokens):
 
 def test_sentences_are_merged_and_split():
     text = "One two. Three four five. Six. " + "seven " * 10
-    chars = [(m.start(), m.end()) for m in __import__("re").finditer(r"\w+|[^\w\s]", text)]
+    chars = [(m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]", text)]
     array = np.array(chars, dtype=np.int64)
     assert spans.segment(text, array, 6).tolist() == [0, 3, 9, 15, 19]  # "One two." | "Three four five. Six." | seven x6 | x4
     assert spans.segment(text, array, 100).tolist() == [0, len(chars)]
     assert spans.segment(text, array, 1).tolist() == list(range(len(chars) + 1))
+    # a long sentence is split at the strongest place of the last half of span_tokens, not at a
+    # line break that would leave a one-word segment
+    text = "alpha\nbeta gamma delta epsilon zeta eta theta"
+    array = np.array([(m.start(), m.end()) for m in re.finditer(r"\w+", text)], dtype=np.int64)
+    assert spans.cut_strengths(text, array).tolist() == [spans.LINE] + [spans.WORD] * 6
+    assert spans.segment(text, array, 6).tolist() == [0, 6, 8]
 
 
 # ---- end to end ----------------------------------------------------------------------------------
