@@ -121,3 +121,31 @@ def test_stub_engine_serves_spans():
     assert by_index[1]["spans"] == []
     pieces = sorted((s["start"], s["end"]) for s in by_index[0]["spans"])
     assert " ".join(text[a:b] for a, b in pieces) == text  # the stub's words, three at a time, cover the text
+
+
+class _CountingStub(StubEngine):
+    """A stub that counts the offsets asked of it and the documents it scores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offsets = self.scored = 0
+
+    def char_offsets(self, texts):
+        self.offsets += 1
+        return super().char_offsets(texts)
+
+    def score_encoded(self, requests, **kwargs):
+        self.scored += sum(r.n_docs for r in requests)
+        return super().score_encoded(requests, **kwargs)
+
+
+@pytest.mark.parametrize("path", ["/v2/rerank", "/v1/rerank"])
+def test_without_max_spans_nothing_more_runs(path):
+    engine = _CountingStub()
+    body = {"query": "q", "documents": ["one two. three four.", "five six"], "top_n": 1}
+    with live(App(ServerConfig(), engine)) as stub_url:
+        for extra in ({}, {"max_spans": 0, "span_tokens": 4}):
+            assert "spans" not in httpx.post(stub_url + path, json={**body, **extra}).json()["results"][0]
+        assert (engine.offsets, engine.scored) == (0, 4)
+        assert len(httpx.post(stub_url + path, json={**body, "max_spans": 1}).json()["results"][0]["spans"]) == 1
+        assert (engine.offsets, engine.scored) == (1, 7)  # the returned document's offsets and its one segment
