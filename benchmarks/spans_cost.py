@@ -119,6 +119,18 @@ def measure(rr: Reranker, query: str, docs: list[str], top_n: int | None, span_t
     }
 
 
+def sentence_tokens(rr: Reranker, docs: list[str]) -> dict:
+    """How many tokens the documents' sentences (the spans' SENTENCE cuts) have: what span_tokens is chosen against."""
+    chars, offsets = rr.char_offsets(docs)
+    lengths = []
+    for j, text in enumerate(docs):
+        tokens = chars[offsets[j] : offsets[j + 1]]
+        ends = np.flatnonzero(spans.cut_strengths(text, tokens) == spans.SENTENCE) + 1
+        lengths += np.diff([0, *ends.tolist(), len(tokens)]).tolist()
+    a = np.array(lengths)
+    return {"sentences": len(a), "mean": round(float(a.mean()), 1), "median": float(np.median(a)), "p90": float(np.percentile(a, 90))}
+
+
 def example(rr: Reranker, query: str, text: str) -> str:
     """``text``'s three best spans for ``query``, printed with their text."""
     result = rr.rerank(query, [text], max_spans=3).results[0]
@@ -145,7 +157,8 @@ def main() -> None:
     query = pairs[len(pairs) // 2][0]
     rr = Reranker(args.model)
     rows = [measure(rr, query, docs, top_n, t, args.repeats) for t in args.span_tokens for top_n in (3, None)]
-    report = {"source": source, "documents": len(docs), "query": query, "model": str(args.model), "threads": rr.threads, "rows": rows}
+    report = {"source": source, "documents": len(docs), "query": query, "model": str(args.model), "threads": rr.threads}
+    report |= {"query_tokens": len(rr.encode([query])[0]), "sentence_tokens": sentence_tokens(rr, docs), "rows": rows}
     print(json.dumps(report, indent=1))
     print()
     question, answer = next((q, a) for q, a in pairs if 100 <= len(a.split()) <= 160)  # an answer of a few paragraphs
