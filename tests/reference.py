@@ -166,3 +166,107 @@ def scatter_max(logit_rows: list[list[float]], row_docs: list[int], n_docs: int,
 def top_n(scores: list[float], n: int | None) -> list[int]:
     order = sorted(range(len(scores)), key=lambda i: (math.isnan(scores[i]), -scores[i] if not math.isnan(scores[i]) else 0, i))
     return order if n is None or n < 0 else order[:n]
+
+
+# ---- relevant spans: how a document's kept tokens are cut into segments (fastrerank.spans) --------
+
+SENTENCE, LINE, WORD, TOKEN, NO_CUT = 3, 2, 1, 0, -1
+
+
+def sentence_ends_at(text: str, p: int, terminators: str, cjk_terminators: str, closers: str) -> bool:
+    """A sentence ends between text[p - 1] and text[p]: a terminator, then closers up to p,
+    then whitespace or the end (a CJK terminator: then anything but a closer, or the end)."""
+    q = p
+    while q > 0 and text[q - 1] in closers:
+        q -= 1
+    if q == 0:
+        return False
+    if text[q - 1] in terminators:
+        return p == len(text) or text[p].isspace()
+    if text[q - 1] in cjk_terminators:
+        return p == len(text) or text[p] not in closers
+    return False
+
+
+def blank_line_at(text: str, j: int) -> bool:
+    """text[j] is a line break followed, after other whitespace only, by another."""
+    if text[j] != "\n":
+        return False
+    k = j + 1
+    while k < len(text) and text[k] != "\n" and text[k].isspace():
+        k += 1
+    return k < len(text) and text[k] == "\n"
+
+
+def cut_strengths(text: str, chars: list[tuple[int, int]], terminators: str, cjk_terminators: str, closers: str) -> list[int]:
+    """How good a cut each place between tokens i and i + 1 is (see fastrerank.spans)."""
+    out = []
+    for i in range(len(chars) - 1):
+        lo = max(end for _, end in chars[: i + 1])
+        hi = chars[i + 1][0]
+        if lo > min(start for start, _ in chars[i + 1 :]):
+            out.append(NO_CUT)
+            continue
+        after = range(lo, min(hi + 1, len(text)))  # between the tokens, and the first of the one after
+        if any(sentence_ends_at(text, p, terminators, cjk_terminators, closers) for p in range(lo, hi + 1)) or any(
+            blank_line_at(text, j) for j in after
+        ):
+            out.append(SENTENCE)
+        elif any(text[j] == "\n" for j in after):
+            out.append(LINE)
+        elif any(text[j].isspace() for j in after):
+            out.append(WORD)
+        else:
+            out.append(TOKEN)
+    return out
+
+
+def split_at(strength: list[int], start: int, end: int, span_tokens: int) -> int:
+    """Where a sentence's tokens start:end (more than span_tokens) are cut first: the strongest
+    cut, then the latest, among the last half of the next span_tokens tokens, else among all of
+    them, else the first cut after them, else end."""
+    for lowest in (start + span_tokens // 2 + 1, start + 1):
+        options = [(strength[c - 1], c) for c in range(lowest, start + span_tokens + 1) if strength[c - 1] != NO_CUT]
+        if options:
+            return max(options)[1]
+    later = [c for c in range(start + span_tokens + 1, end) if strength[c - 1] != NO_CUT]
+    return later[0] if later else end
+
+
+def segment(text: str, chars: list[tuple[int, int]], span_tokens: int, terminators: str, cjk_terminators: str, closers: str) -> list[int]:
+    """Cut points [0, ..., k] of the tokens at chars: sentences merged while a segment keeps at
+    most span_tokens tokens, longer ones split by split_at."""
+    k = len(chars)
+    if k == 0:
+        return [0]
+    strength = cut_strengths(text, chars, terminators, cjk_terminators, closers)
+    sentence_ends = [i + 1 for i, s in enumerate(strength) if s == SENTENCE] + [k]
+    cuts = [0]
+    start = begin = 0
+    for end in sentence_ends:
+        if end - start > span_tokens:
+            if begin > start:
+                cuts.append(begin)
+                start = begin
+            while end - start > span_tokens:
+                start = split_at(strength, start, end, span_tokens)
+                cuts.append(start)
+        begin = end
+    if cuts[-1] != k:
+        cuts.append(k)
+    return cuts
+
+
+def segment_chars(text: str, chars: list[tuple[int, int]], cuts: list[int]) -> list[tuple[int, int]]:
+    """Each segment's characters: from its first token's start to its last one's end, without
+    the whitespace at either edge."""
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        start = min(s for s, _ in chars[a:b])
+        end = max(e for _, e in chars[a:b])
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        out.append((start, end))
+    return out

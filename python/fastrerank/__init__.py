@@ -19,7 +19,7 @@ from fastrerank.engine import DocumentLimits, EncodedRequest
 from fastrerank.hub import ModelNotAvailableError
 from fastrerank.reranker import Reranker
 from fastrerank.session import DeviceNotAvailableError, OnnxRuntimeConflictError
-from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, Scored
+from fastrerank.types import ApiVersion, BilledUnits, Meta, RerankResponse, RerankResult, Scored, Span
 
 __version__ = "0.1.0"
 
@@ -36,5 +36,6 @@ __all__ = [
     "RerankResult",
     "Reranker",
     "Scored",
+    "Span",
     "__version__",
 ]

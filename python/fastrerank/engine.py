@@ -144,6 +144,10 @@ class Engine(Protocol):
     def encode_request(self, query: str, documents: Sequence[str], limits: DocumentLimits = DEFAULT_LIMITS) -> EncodedRequest:
         """Tokenizes a query and its documents' texts."""
 
+    def char_offsets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where each token of each text is in it: int64 [tokens, 2] (start, end) characters,
+        the tokens :meth:`encode_request` gives, and int64 offsets (``len(texts) + 1``)."""
+
     def plan(self, request: EncodedRequest) -> DocumentPlan:
         """What every document of ``request`` becomes (the core's rule)."""
 

@@ -16,11 +16,13 @@ __all__ = [
     "TRUNCATION_SIDES",
     "TextTooLong",
     "check_flag",
+    "check_max_spans",
     "check_max_tokens_per_doc",
     "check_max_windows_per_doc",
     "check_normalize",
     "check_query",
     "check_rank_fields",
+    "check_span_tokens",
     "check_top_n",
     "check_truncation_side",
     "document_texts",
@@ -86,6 +88,24 @@ def check_max_windows_per_doc(max_windows_per_doc: Any) -> int | None:
     if max_windows_per_doc < 1:
         raise ValueError(f"max_windows_per_doc must be at least 1 (or None for every window), got {max_windows_per_doc}")
     return int(max_windows_per_doc)
+
+
+def check_max_spans(max_spans: Any) -> int:
+    """0 (no spans, the default) or a positive int: the spans each returned document gets."""
+    if not _is_int(max_spans):
+        raise TypeError(f"max_spans must be an int (0 for no spans), got {_kind(max_spans)}")
+    if max_spans < 0:
+        raise ValueError(f"max_spans must be 0 (no spans) or more, got {max_spans}")
+    return int(max_spans)
+
+
+def check_span_tokens(span_tokens: Any) -> int:
+    """A positive int: the most tokens of one span's segment."""
+    if not _is_int(span_tokens):
+        raise TypeError(f"span_tokens must be a positive int (tokens per span), got {_kind(span_tokens)}")
+    if span_tokens < 1:
+        raise ValueError(f"span_tokens must be at least 1 (tokens per span), got {span_tokens}")
+    return int(span_tokens)
 
 
 def check_truncation_side(truncation_side: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from fastrerank import _core, inputs, models, tokenization
+from fastrerank import _core, inputs, models, spans, tokenization
 from fastrerank.cpu import physical_cores
 from fastrerank.defaults import (
     DEFAULT_BATCH_OVERHEAD,
@@ -21,13 +21,14 @@ from fastrerank.defaults import (
     DEFAULT_MAX_TOKENS_PER_DOC,
     DEFAULT_NORMALIZE,
     DEFAULT_PRECISION,
+    DEFAULT_SPAN_TOKENS,
     DEFAULT_TOKEN_CACHE_BYTES,
     DEFAULT_TRUNCATION_SIDE,
 )
 from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, DocumentPlan, EncodedRequest, pack, plan_request
 from fastrerank.session import Session, parse_device
 from fastrerank.token_cache import TokenCache
-from fastrerank.types import RerankResponse, Scored, ranked, rerank_response
+from fastrerank.types import Ranking, RerankResponse, Scored, Span, ranked, rerank_response
 
 __all__ = ["Reranker", "RerankerStats"]
 
@@ -224,6 +225,8 @@ class Reranker:
         return_documents: bool = False,
         max_windows_per_doc: int | None = None,
         truncation_side: str = DEFAULT_TRUNCATION_SIDE,
+        max_spans: int = 0,
+        span_tokens: int = DEFAULT_SPAN_TOKENS,
     ) -> RerankResponse:
         """Ranks ``documents`` by relevance to ``query``, highest first.
 
@@ -240,6 +243,13 @@ class Reranker:
                 ``max_chunks_per_doc``); None scores every window.
             truncation_side: which end of a document is cut: ``"right"`` keeps its start (the
                 default), ``"left"`` its end (TEI's ``truncation_direction``).
+            max_spans: give each returned result ``spans``: its best ``max_spans`` segments,
+                highest first, as character ranges of the ranked text (the string, or the
+                ``rank_fields`` rendering) with the query's score against each alone (see
+                :mod:`fastrerank.spans`). 0 (the default) computes none. Scores and order do
+                not change; the segments of the returned documents are scored in a second pass.
+            span_tokens: the most tokens of one segment (sentences are merged up to it, longer
+                ones split).
 
         Returns:
             A :class:`RerankResponse`; ``.to_dict()`` is the Cohere v2 JSON.
@@ -248,7 +258,16 @@ class Reranker:
             TypeError, ValueError: a bad argument, named in the message.
         """
         return self._rank(
-            [(query, documents)], top_n, max_tokens_per_doc, rank_fields, return_documents, max_windows_per_doc, truncation_side, False
+            [(query, documents)],
+            top_n,
+            max_tokens_per_doc,
+            rank_fields,
+            return_documents,
+            max_windows_per_doc,
+            truncation_side,
+            False,
+            max_spans,
+            span_tokens,
         )[0]
 
     arerank = _on_worker_thread(rerank)
@@ -264,15 +283,28 @@ class Reranker:
         return_documents: bool = False,
         max_windows_per_doc: int | None | Sequence[int | None] = None,
         truncation_side: str = DEFAULT_TRUNCATION_SIDE,
+        max_spans: int | Sequence[int] = 0,
+        span_tokens: int | Sequence[int] = DEFAULT_SPAN_TOKENS,
     ) -> list[RerankResponse]:
         """Ranks several (query, documents) requests in one pass: all their pairs are packed
         together, so short requests fill each other's batches. Same arguments and checks as
-        :meth:`rerank`, applied to every request; ``top_n``, ``max_tokens_per_doc`` and
-        ``max_windows_per_doc`` may also be lists with one value per request. Returns one
-        response per request, in order."""
+        :meth:`rerank`, applied to every request; ``top_n``, ``max_tokens_per_doc``,
+        ``max_windows_per_doc``, ``max_spans`` and ``span_tokens`` may also be lists with one
+        value per request. Returns one response per request, in order."""
         if isinstance(requests, (str, bytes)) or not isinstance(requests, Sequence):
             raise TypeError(f"requests must be a list of (query, documents) pairs, got {type(requests).__name__}")
-        return self._rank(requests, top_n, max_tokens_per_doc, rank_fields, return_documents, max_windows_per_doc, truncation_side, True)
+        return self._rank(
+            requests,
+            top_n,
+            max_tokens_per_doc,
+            rank_fields,
+            return_documents,
+            max_windows_per_doc,
+            truncation_side,
+            True,
+            max_spans,
+            span_tokens,
+        )
 
     def _rank(
         self,
@@ -284,6 +316,8 @@ class Reranker:
         max_windows_per_doc: Any,
         truncation_side: str,
         name_requests: bool,
+        max_spans: Any,
+        span_tokens: Any,
     ) -> list[RerankResponse]:
         """rerank_many's work; ``name_requests``: say which request a bad value is in."""
         n = len(requests)
@@ -292,7 +326,9 @@ class Reranker:
         caps = _each(max_windows_per_doc, n, "max_windows_per_doc")
         limits = [_limits(k, w, truncation_side) for k, w in zip(keeps, caps)]
         inputs.check_flag(return_documents, "return_documents")
-        encoded = []
+        span_counts = [inputs.check_max_spans(m) for m in _each(max_spans, n, "max_spans")]
+        span_sizes = [inputs.check_span_tokens(t) for t in _each(span_tokens, n, "span_tokens")]
+        encoded, texts_each = [], []
         for i, request in enumerate(requests):
             if not isinstance(request, (tuple, list)) or len(request) != 2:
                 raise TypeError(f"requests[{i}] must be a (query, documents) pair")
@@ -302,14 +338,38 @@ class Reranker:
             except (TypeError, ValueError) as e:
                 raise type(e)(f"requests[{i}]: {e}" if name_requests else str(e)) from e
             encoded.append(self._encode(query, texts, limits[i]))
-        scored = self.score_encoded(encoded)
-        return [self._response(s, cut, r[1] if return_documents else None) for s, cut, r in zip(scored, cuts, requests)]
+            texts_each.append(texts)
+        rankings = [ranked(s, cut) for s, cut in zip(self.score_encoded(encoded), cuts)]
+        spans_each: list[list[list[Span]] | None] = [None] * n
+        if any(span_counts):
+            spans_each = self._spans(encoded, texts_each, rankings, span_counts, span_sizes)
+        return [
+            self._response(ranking, r[1] if return_documents else None, found) for ranking, r, found in zip(rankings, requests, spans_each)
+        ]
+
+    def _spans(
+        self,
+        encoded: list[EncodedRequest],
+        texts_each: list[list[str]],
+        rankings: list[Ranking],
+        span_counts: list[int],
+        span_sizes: list[int],
+    ) -> list[list[list[Span]] | None]:
+        """The spans of every returned document of the requests that ask for them: their
+        segments, all scored in one more pass."""
+        asking = [k for k, m in enumerate(span_counts) if m]
+        segments = [spans.segment_documents(self, encoded[k], rankings[k].indices, texts_each[k], span_sizes[k]) for k in asking]
+        scored = self.score_encoded([s.request for s in segments])
+        out: list[list[list[Span]] | None] = [None] * len(encoded)
+        for k, seg, s in zip(asking, segments, scored):
+            out[k] = spans.best_spans(seg, s.scores, span_counts[k])
+        return out
 
     @staticmethod
-    def _response(scored: Scored, top_n: int, documents: Sequence[Any] | None) -> RerankResponse:
+    def _response(ranking: Ranking, documents: Sequence[Any] | None, spans: list[list[Span]] | None) -> RerankResponse:
         if documents is None:
-            return rerank_response(ranked(scored, top_n))
-        return rerank_response(ranked(scored, top_n), lambda i: inputs.returned_document(documents[i]))
+            return rerank_response(ranking, None, spans)
+        return rerank_response(ranking, lambda i: inputs.returned_document(documents[i]), spans)
 
     # ---- the pair-level seam (fastrerank.engine.Engine) ----------------------------------------
 
@@ -328,6 +388,12 @@ class Reranker:
         query_ids, _ = self._tokenizer.encode_ragged([query])
         doc_ids, doc_offsets = self.encode(texts)
         return EncodedRequest(query_ids, doc_ids, doc_offsets, limits)
+
+    def char_offsets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where each token of ``texts`` is: int64 [tokens, 2] (start, end) characters, the
+        tokens :meth:`encode` gives, and int64 offsets (``len(texts) + 1``); see
+        :meth:`~fastrerank.tokenization.Tokenizer.encode_offsets_ragged`."""
+        return self._tokenizer.encode_offsets_ragged(list(texts))
 
     def plan(self, request: EncodedRequest) -> DocumentPlan:
         """What every document of ``request`` becomes under the core's packing rules, without

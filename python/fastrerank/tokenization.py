@@ -150,27 +150,7 @@ class Tokenizer:
         if self._native is not None:
             ids, offsets, _ = self._encode_native(texts, offsets=False)
             return ids, offsets
-        chunks: list[list[str]] = [[]]
-        size = 0
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
-            if size + len(t) > ENCODE_CHUNK_CHARS and chunks[-1]:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(t)
-            size += len(t)
-        parts = [self._encode_slow(c) for c in chunks]
-        if len(parts) == 1:
-            return parts[0]
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        at = base = 0
-        for ids, bounds in parts:
-            n = len(bounds) - 1
-            offsets[at + 1 : at + n + 1] = bounds[1:] + base
-            at += n
-            base += len(ids)
-        return np.concatenate([ids for ids, _ in parts]), offsets
+        return _joined([self._encode_slow(c) for c in _chunks(texts)], len(texts))
 
     def _encode_slow(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         lists = [e.ids for e in self._tok.encode_batch_fast(texts, add_special_tokens=False)]
@@ -184,11 +164,27 @@ class Tokenizer:
         `tokenizers`' ``Encoding.offsets`` gives them (``add_special_tokens=False``)."""
         if self._native is None:
             return [e.offsets for e in self._tok.encode_batch(texts, add_special_tokens=False)]
-        _, offsets, spans = self._encode_native(texts, offsets=True)
-        assert spans is not None  # asked for
-        pairs = list(map(tuple, spans.tolist()))
+        chars, offsets = self.encode_offsets_ragged(texts)
+        pairs = list(map(tuple, chars.tolist()))
         bounds = offsets.tolist()
         return [pairs[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def encode_offsets_ragged(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode_offsets` as arrays: int64 [tokens, 2] (start, end) of every token, the
+        same tokens as :meth:`encode_ragged` gives, plus int64 offsets (n + 1): text i's are
+        ``chars[offsets[i]:offsets[i + 1]]``. Relevant spans read them."""
+        if self._native is not None:
+            _, offsets, chars = self._encode_native(texts, offsets=True)
+            assert chars is not None  # asked for
+            return chars, offsets
+        return _joined([self._offsets_slow(c) for c in _chunks(texts)], len(texts))
+
+    def _offsets_slow(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        lists = [e.offsets for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lists], out=offsets[1:])
+        flat = np.fromiter((c for x in lists for pair in x for c in pair), dtype=np.int64, count=2 * int(offsets[-1]))
+        return flat.reshape(-1, 2), offsets
 
     def fallback_stats(self) -> FallbackStats:
         """Texts and tokens through the fast path so far, and how many of those tokens came from
@@ -252,6 +248,35 @@ class Tokenizer:
             if w.ids != i or w.offsets != o:
                 return text
         return None
+
+
+def _chunks(texts: list[str]) -> list[list[str]]:
+    """``texts`` in consecutive runs of at most ENCODE_CHUNK_CHARS characters (a longer text alone)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
+        if size + len(t) > ENCODE_CHUNK_CHARS and chunks[-1]:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += len(t)
+    return chunks
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged (values, offsets) parts of consecutive texts as one: values concatenated, offsets rebased."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    at = base = 0
+    for values, bounds in parts:
+        k = len(bounds) - 1
+        offsets[at + 1 : at + k + 1] = bounds[1:] + base
+        at += k
+        base += len(values)
+    return np.concatenate([values for values, _ in parts]), offsets
 
 
 def load(path: str | Path, *, fast: bool | None = None, threads: int | None = None) -> Tokenizer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ __all__ = [
     "RerankResponse",
     "RerankResult",
     "Scored",
+    "Span",
     "new_id",
     "ranked",
     "rerank_response",
@@ -71,31 +72,53 @@ def ranked(scored: Scored, top_n: int) -> Ranking:
     return Ranking(indices.tolist(), scores.tolist(), search_units(int(scored.windows.sum())))
 
 
+@dataclass(frozen=True)
+class Span:
+    """A relevant span of a returned document (``max_spans``, a fastrerank extension):
+    characters ``[start, end)`` of the text that was ranked (the string, or the ``rank_fields``
+    rendering of a dict document) and the score of the query against that text alone."""
+
+    start: int
+    end: int
+    relevance_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span as JSON: ``{"start", "end", "relevance_score"}``."""
+        return {"start": self.start, "end": self.end, "relevance_score": self.relevance_score}
+
+
 @dataclass(frozen=True, init=False)
 class RerankResult:
     """One ranked document: its position in the input list and its relevance score.
 
     ``relevance_score`` is in [0, 1] unless the Reranker was built with ``normalize="none"``
-    (then it is the model's raw logit). ``document`` is set only with ``return_documents=True``.
+    (then it is the model's raw logit). ``document`` is set only with ``return_documents=True``,
+    ``spans`` (highest first) only with ``max_spans`` > 0.
     """
 
     index: int
     relevance_score: float
     document: dict[str, Any] | None = None
+    spans: list[Span] | None = None
 
     # A response builds one per document: writing the instance dict directly is twice as fast
     # as the generated frozen __init__ (object.__setattr__ per field), same fields and defaults.
-    def __init__(self, index: int, relevance_score: float, document: dict[str, Any] | None = None) -> None:
+    # ``spans`` is left to its class default unless given: no cost when they are not asked for.
+    def __init__(self, index: int, relevance_score: float, document: dict[str, Any] | None = None, spans: list[Span] | None = None) -> None:
         fields = self.__dict__
         fields["index"] = index
         fields["relevance_score"] = relevance_score
         fields["document"] = document
+        if spans is not None:
+            fields["spans"] = spans
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as Cohere JSON: ``{"index", "relevance_score"[, "document"]}``."""
+        """The result as Cohere JSON: ``{"index", "relevance_score"[, "document"][, "spans"]}``."""
         out: dict[str, Any] = {"index": self.index, "relevance_score": self.relevance_score}
         if self.document is not None:
             out["document"] = self.document
+        if self.spans is not None:
+            out["spans"] = [s.to_dict() for s in self.spans]
         return out
 
 
@@ -150,12 +173,17 @@ class RerankResponse:
         }
 
 
-def rerank_response(ranking: Ranking, document: Callable[[int], dict[str, Any]] | None = None) -> RerankResponse:
+def rerank_response(
+    ranking: Ranking, document: Callable[[int], dict[str, Any]] | None = None, spans: Sequence[list[Span]] | None = None
+) -> RerankResponse:
     """The Cohere v2 response of ``ranking``, with a fresh id; ``document(i)`` gives the
-    ``document`` of the result for input ``i`` (``return_documents``)."""
+    ``document`` of the result for input ``i`` (``return_documents``), ``spans[k]`` the spans of
+    the k-th result (``max_spans``)."""
     pairs = zip(ranking.indices, ranking.scores)
     # positional arguments: this runs once per document, and keywords cost a third more
-    if document is None:
+    if spans is not None:
+        results = [RerankResult(i, s, None if document is None else document(i), p) for (i, s), p in zip(pairs, spans)]
+    elif document is None:
         results = [RerankResult(i, s) for i, s in pairs]
     else:
         results = [RerankResult(i, s, document(i)) for i, s in pairs]

@@ -22,13 +22,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from fastrerank import inputs
-from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
-from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, Engine
+from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC, DEFAULT_SPAN_TOKENS
+from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, EncodedRequest, Engine
 from fastrerank.server import schemas
 from fastrerank.server.admission import prepare
 from fastrerank.server.auth import BearerAuth
@@ -40,7 +40,8 @@ from fastrerank.server.media import check_json
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.openapi import openapi
 from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown, TooMuchWork
-from fastrerank.types import ApiVersion, BilledUnits, Meta, Ranking, Scored, new_id, ranked, rerank_response
+from fastrerank.spans import best_spans, segment_documents
+from fastrerank.types import ApiVersion, BilledUnits, Meta, Ranking, Scored, Span, new_id, ranked, rerank_response
 
 __all__ = ["App"]
 
@@ -58,6 +59,7 @@ TEI_ERROR_TYPES = {
     503: "Unhealthy",
 }
 
+_T = TypeVar("_T")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -135,6 +137,16 @@ def _integer(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _span_options(max_spans: Any, span_tokens: Any) -> tuple[int, int]:
+    """(max_spans, span_tokens) by the library's checks, absent ones at their defaults; a bad value is a 400."""
+    try:
+        count = inputs.check_max_spans(0 if max_spans is None else _integer(max_spans))
+        size = inputs.check_span_tokens(DEFAULT_SPAN_TOKENS if span_tokens is None else _integer(span_tokens))
+    except (TypeError, ValueError) as e:
+        raise HTTPError(400, str(e)) from e
+    return count, size
 
 
 def _check_priority(priority: Any) -> int:
@@ -427,7 +439,7 @@ class App:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _off_loop(self, size: float, work: Callable[[], Any]) -> Any:
+    async def _off_loop(self, size: float, work: Callable[[], _T]) -> _T:
         """``work()`` here when ``size`` (characters or bytes) is at most ``tokenize_inline_chars``,
         else on a tokenizer thread: the loop never waits for a large request."""
         if size <= self.config.tokenize_inline_chars:
@@ -452,13 +464,27 @@ class App:
 
     async def _score(self, work: _Work, arrival: float, receive: Receive) -> Job:
         """Tokenizes, queues and waits for ``work``; the job with every document's score."""
-        assert self.batcher is not None and self.engine is not None
-        engine = self.engine
-        encode = functools.partial(engine.encode_request, work.query, work.texts, work.limits)
+        assert self.engine is not None
+        encode = functools.partial(self.engine.encode_request, work.query, work.texts, work.limits)
         t0 = time.perf_counter()
         request = await self._off_loop(len(work.query) + sum(map(len, work.texts)), encode)
         self.metrics.tokenize_seconds.observe(time.perf_counter() - t0)
-        prep = prepare(engine, request)
+        return await self._queue(request, work, arrival, receive)
+
+    async def _spans(
+        self, work: _Work, request: EncodedRequest, ranking: Ranking, max_spans: int, span_tokens: int, arrival: float, receive: Receive
+    ) -> list[list[Span]]:
+        """The spans of ``ranking``'s documents of ``request``: their segments, queued as one more request."""
+        assert self.engine is not None
+        cut = functools.partial(segment_documents, self.engine, request, ranking.indices, work.texts, span_tokens)
+        segments = await self._off_loop(sum(len(work.texts[i]) for i in ranking.indices), cut)
+        job = await self._queue(segments.request, work, arrival, receive)
+        return best_spans(segments, job.scores, max_spans)
+
+    async def _queue(self, request: EncodedRequest, work: _Work, arrival: float, receive: Receive) -> Job:
+        """Queues ``request`` (with ``work``'s priority and normalisation) and waits for it; the job with every document's score."""
+        assert self.batcher is not None and self.engine is not None
+        prep = prepare(self.engine, request)
         deadline = arrival + self.config.request_timeout
         job = Job(prep, priority=work.priority, deadline=deadline, normalize=work.normalize)
         future = self.batcher.submit(job)
@@ -540,7 +566,7 @@ class App:
             what,
         )
         if any(type(d) is not str for d in documents):  # object documents' texts are built: not on the loop
-            return await self._off_loop(math.inf, values)  # type: ignore[no-any-return]
+            return await self._off_loop(math.inf, values)
         return values()
 
     async def _answer_v2(self, r: schemas.V2RerankRequest, arrival: float, receive: Receive) -> dict[str, Any]:
@@ -550,22 +576,32 @@ class App:
                 raise HTTPError(400, f"relevant_spans.max_spans must be an int, got {spans.max_spans!r}")
             if spans.mode == "enabled":
                 raise HTTPError(422, "relevant_spans is not supported by this model (Cohere returns spans only from Rerank v5 models)")
+        max_spans, span_tokens = _span_options(r.max_spans, r.span_tokens)
         query, texts, n, max_tokens, priority = await self._checked(r, r.documents)
-        job = await self._score(_Work(query, texts, priority, DocumentLimits(max_tokens)), arrival, receive)
-        return rerank_response(_ranking(job, n)).to_dict()
+        work = _Work(query, texts, priority, DocumentLimits(max_tokens))
+        job = await self._score(work, arrival, receive)
+        ranking = _ranking(job, n)
+        found = await self._spans(work, job.prep.request, ranking, max_spans, span_tokens, arrival, receive) if max_spans else None
+        return rerank_response(ranking, spans=found).to_dict()
 
     async def _answer_v1(self, r: schemas.V1RerankRequest, arrival: float, receive: Receive) -> schemas.V1RerankResponse:
         query, texts, n, max_tokens, priority = await self._checked(r, r.documents, r.rank_fields)
         chunks = self.config.v1_max_chunks_per_doc if r.max_chunks_per_doc is None else _integer(r.max_chunks_per_doc)
         if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
             raise HTTPError(400, f"max_chunks_per_doc must be an int of 1 or more, got {chunks!r}")
-        job = await self._score(_Work(query, texts, priority, DocumentLimits(max_tokens, chunks)), arrival, receive)
+        max_spans, span_tokens = _span_options(r.max_spans, r.span_tokens)
+        work = _Work(query, texts, priority, DocumentLimits(max_tokens, chunks))
+        job = await self._score(work, arrival, receive)
         ranking = _ranking(job, n)
         give = self.config.v1_return_documents if r.return_documents is None else r.return_documents
         docs: Sequence[Any] = r.documents
         results = [
             schemas.V1Result(i, s, inputs.returned_document(docs[i]) if give else None) for i, s in zip(ranking.indices, ranking.scores)
         ]
+        if max_spans:
+            found = await self._spans(work, job.prep.request, ranking, max_spans, span_tokens, arrival, receive)
+            for result, its_spans in zip(results, found):
+                result.spans = its_spans
         meta = Meta(ApiVersion(version="1"), BilledUnits(ranking.search_units)).to_dict()
         usage = schemas.Usage(total_tokens=job.prep.tokens)
         return schemas.V1RerankResponse(new_id(), results, meta, r.model or self.config.model_name, usage)

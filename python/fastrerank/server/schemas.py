@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
+from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC, DEFAULT_SPAN_TOKENS
 from fastrerank.inputs import MAX_RANK_FIELDS
+from fastrerank.types import Span
 
 __all__ = [
     "ErrorBody",
@@ -53,6 +54,24 @@ Priority = Annotated[
         extra_json_schema={"minimum": 0},
     ),
 ]
+MaxSpans = Annotated[
+    Integer | None,
+    msgspec.Meta(
+        description=(
+            "fastrerank extension: give each result `spans`, its best max_spans segments (sentences merged up to "
+            "span_tokens tokens), highest first: [start, end) characters of the ranked text and the query's score "
+            "against that text alone. 0 or absent: none. Scores and order do not change."
+        ),
+        extra_json_schema={"minimum": 0},
+    ),
+]
+SpanTokens = Annotated[
+    Integer | None,
+    msgspec.Meta(
+        description=f"fastrerank extension: the most tokens of one span's segment (default {DEFAULT_SPAN_TOKENS}).",
+        extra_json_schema={"minimum": 1},
+    ),
+]
 Model = Annotated[str | None, msgspec.Meta(description="Accepted for compatibility; the server runs one model.")]
 Document = str | dict[str, Any]
 
@@ -75,6 +94,8 @@ class V2RerankRequest(msgspec.Struct, kw_only=True):
     max_tokens_per_doc: MaxTokensPerDoc = None
     priority: Priority = None
     relevant_spans: RelevantSpans | None = None
+    max_spans: MaxSpans = None
+    span_tokens: SpanTokens = None
 
 
 class V1RerankRequest(msgspec.Struct, kw_only=True):
@@ -106,6 +127,8 @@ class V1RerankRequest(msgspec.Struct, kw_only=True):
     ] = None
     max_tokens_per_doc: MaxTokensPerDoc = None
     priority: Priority = None
+    max_spans: MaxSpans = None
+    span_tokens: SpanTokens = None
 
 
 class TEIRerankRequest(msgspec.Struct, kw_only=True):
@@ -130,6 +153,7 @@ class V1Result(msgspec.Struct, omit_defaults=True):
     index: int
     relevance_score: float
     document: dict[str, Any] | None = None
+    spans: list[Span] | None = None  # with max_spans (fastrerank.types.Span)
 
 
 class Usage(msgspec.Struct):

@@ -52,6 +52,19 @@ class StubEngine:
         doc_ids, doc_offsets = self.encode(documents)
         return EncodedRequest(query_ids, doc_ids, doc_offsets, limits)
 
+    def char_offsets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each word's characters (the words :meth:`encode` counts: cut at every space)."""
+        chars: list[tuple[int, int]] = []
+        offsets = [0]
+        for t in texts:
+            if t:
+                at = 0
+                for word in t.split(" "):
+                    chars.append((at, at + len(word)))
+                    at += len(word) + 1
+            offsets.append(len(chars))
+        return np.array(chars, dtype=np.int64).reshape(-1, 2), np.array(offsets, dtype=np.int64)
+
     def plan(self, request: EncodedRequest) -> DocumentPlan:
         """The core's plan, as for a BERT model with this window."""
         return plan_request(request, self.template, self.max_length)
