@@ -91,3 +91,18 @@ def test_one_shared_reranker_and_checked_options(rr):
     with pytest.raises(ValueError, match="query is empty"):
         FastRerankCompressor(model=rr).compress_documents(docs(), " ")
     assert isinstance(FastRerankCompressor(model=rr).reranker, Reranker)
+
+
+def test_in_a_contextual_compression_retriever(rr):
+    classic = pytest.importorskip("langchain_classic.retrievers")
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+
+    class Everything(BaseRetriever):
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            return docs()
+
+    compressor = FastRerankCompressor(model=MODEL, top_n=3)
+    retriever = classic.ContextualCompressionRetriever(base_compressor=compressor, base_retriever=Everything())
+    assert ranking(retriever.invoke(QUERY)) == expected(rr, TEXTS, 3)
+    assert ranking(asyncio.run(retriever.ainvoke(QUERY))) == expected(rr, TEXTS, 3)

@@ -120,3 +120,21 @@ def test_serialises_the_model_as_its_path(rr):
     assert again.reranker is rr and again.top_n == 3
     with pytest.raises(ValueError, match="top_n"):
         FastRerankPostprocessor(model=rr, top_n=0)
+
+
+def test_in_a_query_engine(rr):
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+    from llama_index.core.response_synthesizers.no_text import NoText
+
+    index = VectorStoreIndex(nodes=[n.node for n in nodes()], embed_model=MockEmbedding(embed_dim=8))
+    engine = RetrieverQueryEngine(
+        retriever=index.as_retriever(similarity_top_k=len(TEXTS)),
+        response_synthesizer=NoText(llm=MockLLM()),  # sources only: no LLM to reach
+        node_postprocessors=[FastRerankPostprocessor(model=MODEL, top_n=3)],
+    )
+    texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes()]
+    assert ranking(engine.query(QUERY).source_nodes) == expected(rr, texts, 3)
+    assert ranking(asyncio.run(engine.aquery(QUERY)).source_nodes) == expected(rr, texts, 3)
