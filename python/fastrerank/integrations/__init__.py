@@ -5,5 +5,4 @@ Each module imports its framework, so each is importable only where that framewo
 - :mod:`fastrerank.integrations.langchain`: ``FastRerankCompressor`` (extra ``langchain``)
 - :mod:`fastrerank.integrations.llama_index`: ``FastRerankPostprocessor`` (extra ``llama-index``)
 - :mod:`fastrerank.integrations.haystack`: ``FastRerankRanker`` (extra ``haystack``)
-- :mod:`fastrerank.integrations.ray`: Ray Data and Ray Serve (extra ``ray``)
 """
