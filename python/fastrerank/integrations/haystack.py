@@ -15,9 +15,11 @@ from typing import Any
 
 try:
     from haystack import Document, component, default_from_dict, default_to_dict
-    from haystack.utils.misc import _deduplicate_documents
 except ImportError as e:  # pragma: no cover - the message is the point
     raise ImportError("fastrerank.integrations.haystack needs haystack-ai: pip install 'fastrerank[haystack]'") from e
+# Haystack's rankers' (and its TEI client's) own rule; outside the try: were it gone from a
+# Haystack release, that release is the problem, not a missing install
+from haystack.utils.misc import _deduplicate_documents
 
 from fastrerank import Reranker, RerankResponse
 from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
@@ -122,7 +124,7 @@ class FastRerankRanker:
             _check_top_k(top_k)
         self.warm_up()
         assert self._reranker is not None
-        unique = _deduplicate_documents(documents)  # Haystack's rankers' own rule
+        unique = _deduplicate_documents(documents)
         texts = []
         for doc in unique:
             meta = [str(doc.meta[k]) for k in self.meta_fields_to_embed if doc.meta.get(k) is not None]
