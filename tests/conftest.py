@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
 CACHE = ROOT / ".cache" / "test-models"
+# the framework tests run in their own virtualenv, through tests/test_integrations.py
+collect_ignore = ["integrations"]
 
 
 def _key(*files: Path) -> str:

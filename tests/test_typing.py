@@ -22,7 +22,7 @@ def test_public_names_have_docstrings():
         obj = getattr(fastrerank, name)
         if callable(obj) or isinstance(obj, type):
             assert obj.__doc__, name
-    for method in ("rerank", "arerank", "rerank_many", "encode", "encode_request", "plan", "score_encoded", "stats"):
+    for method in ("rerank", "arerank", "rerank_many", "score_pairs", "encode", "encode_request", "plan", "score_encoded", "stats"):
         assert getattr(fastrerank.Reranker, method).__doc__, method
 
 

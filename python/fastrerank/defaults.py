@@ -13,6 +13,8 @@ __all__ = [
     "DEFAULT_SPAN_TOKENS",
     "DEFAULT_TOKEN_CACHE_BYTES",
     "DEFAULT_TRUNCATION_SIDE",
+    "SCORE_PAIRS_CHUNK_CHARS",
+    "SCORE_PAIRS_CHUNK_PAIRS",
 ]
 
 # Cohere's default: a document is cut to this many tokens before it is windowed.
@@ -39,3 +41,10 @@ DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
 
 # Memory for the token ids of documents seen before (they come back query after query).
 DEFAULT_TOKEN_CACHE_BYTES = 64 << 20
+
+# Reranker.score_pairs reads its pairs in chunks of at most this many pairs, and of about this
+# many characters (queries and documents; a chunk holds at least one pair): memory stays bounded
+# however many pairs are passed, and a chunk is still big enough for its length-sorted rows to
+# pack into tight batches.
+SCORE_PAIRS_CHUNK_PAIRS = 8192
+SCORE_PAIRS_CHUNK_CHARS = 8 << 20

@@ -7,7 +7,7 @@ message that names the argument, says what was wrong and what to pass instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "check_max_tokens_per_doc",
     "check_max_windows_per_doc",
     "check_normalize",
+    "check_pair",
+    "check_pairs",
     "check_query",
     "check_rank_fields",
     "check_span_tokens",
@@ -125,6 +127,31 @@ def check_normalize(normalize: Any) -> str:
     if normalize not in NORMALIZE:
         raise ValueError(f"normalize must be one of {', '.join(map(repr, NORMALIZE))}, got {_shown(normalize)}")
     return str(normalize)
+
+
+def check_pairs(pairs: Any) -> Iterator[Any]:
+    """``pairs`` of score_pairs: any iterable of (query, document) pairs, a generator included;
+    returns an iterator over it (each pair is checked by :func:`check_pair` as it is read)."""
+    if pairs is None or isinstance(pairs, (str, bytes, Mapping)) or not isinstance(pairs, Iterable):
+        raise TypeError(f"pairs must be an iterable of (query, document) pairs, got {_kind(pairs)}; e.g. [(query, document), ...]")
+    return iter(pairs)
+
+
+def check_pair(pair: Any, i: int) -> tuple[str, str]:
+    """``pairs[i]`` of score_pairs: a tuple or list of two strings, the query not empty (the
+    document may be)."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"pairs[{i}] must be a (query, document) pair of strings, got {_kind(pair)}")
+    query, document = pair
+    try:
+        query = check_query(query)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"pairs[{i}]: {e}") from e
+    if type(document) is not str:
+        if not isinstance(document, str):
+            raise TypeError(f"pairs[{i}]: the document must be a str (use '' for an empty one), got {_kind(document)}")
+        document = str(document)
+    return str(query), document
 
 
 def check_flag(value: Any, name: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -24,6 +24,8 @@ from fastrerank.defaults import (
     DEFAULT_SPAN_TOKENS,
     DEFAULT_TOKEN_CACHE_BYTES,
     DEFAULT_TRUNCATION_SIDE,
+    SCORE_PAIRS_CHUNK_CHARS,
+    SCORE_PAIRS_CHUNK_PAIRS,
 )
 from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, DocumentPlan, EncodedRequest, pack, plan_request
 from fastrerank.session import Session, parse_device
@@ -371,6 +373,71 @@ class Reranker:
             return rerank_response(ranking, None, spans)
         return rerank_response(ranking, lambda i: inputs.returned_document(documents[i]), spans)
 
+    # ---- pairs ---------------------------------------------------------------------------------
+
+    def score_pairs(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        max_tokens_per_doc: int = DEFAULT_MAX_TOKENS_PER_DOC,
+        *,
+        show_progress: bool = False,
+        max_windows_per_doc: int | None = None,
+        truncation_side: str = DEFAULT_TRUNCATION_SIDE,
+        normalize: str | None = None,
+    ) -> np.ndarray:
+        """Scores ``(query, document)`` pairs with any mix of queries, like sentence-transformers'
+        ``CrossEncoder.predict``: float32 scores row-aligned with ``pairs``, each the score
+        :meth:`rerank` gives that document for that query (a long document's best window), with
+        the same document options. ``normalize`` overrides the Reranker's for this call (e.g.
+        ``"none"`` for logits, for distillation).
+
+        ``pairs`` may be any iterable, a generator included. It is read in chunks of at most
+        ``SCORE_PAIRS_CHUNK_PAIRS`` pairs and about ``SCORE_PAIRS_CHUNK_CHARS`` characters
+        (:mod:`fastrerank.defaults`), so memory stays bounded, beyond the returned array, however
+        many pairs there are. In a chunk every distinct query is tokenized once and all pairs share
+        the token-budget batches. Each pair is checked as its chunk is read: a bad ``pairs[i]``
+        raises TypeError / ValueError naming ``i``, and the chunks before it are lost.
+
+        ``show_progress=True`` draws a tqdm bar of pairs on stderr. tqdm comes with ``tokenizers``
+        (through ``huggingface_hub``); without it, ``show_progress=True`` raises ImportError before
+        any work.
+        """
+        limits = DocumentLimits(max_tokens_per_doc, max_windows_per_doc, truncation_side)
+        how = None if normalize is None else inputs.check_normalize(normalize)
+        items = inputs.check_pairs(pairs)
+        bar = _progress_bar(len(pairs) if isinstance(pairs, Sized) else None) if inputs.check_flag(show_progress, "show_progress") else None
+        scores = []
+        try:
+            for queries, documents in _pair_chunks(items):
+                scores.append(self._score_chunk(queries, documents, limits, how))
+                if bar is not None:
+                    bar.update(len(queries))
+        finally:
+            if bar is not None:
+                bar.close()
+        return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+    def _score_chunk(self, queries: list[str], documents: list[str], limits: DocumentLimits, normalize: str | None) -> np.ndarray:
+        """One chunk of :meth:`score_pairs`: one EncodedRequest per distinct query, scored together,
+        scattered back to the pairs' order. The distinct queries go through the tokenizer in one
+        call, the documents (grouped by query) in another: a call per query would cost a call per
+        pair when every query is new."""
+        distinct: dict[str, int] = {}
+        group = np.fromiter((distinct.setdefault(q, len(distinct)) for q in queries), dtype=np.int64, count=len(queries))
+        order = np.argsort(group, kind="stable")
+        query_ids, query_offsets = self._tokenizer.encode_ragged(list(distinct))
+        doc_ids, doc_offsets = self.encode([documents[i] for i in order.tolist()])
+        bounds = np.zeros(len(distinct) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(group, minlength=len(distinct)), out=bounds[1:])
+        q, d, b = query_offsets.tolist(), doc_offsets.tolist(), bounds.tolist()
+        requests = [
+            EncodedRequest(query_ids[q[g] : q[g + 1]], doc_ids[d[b[g]] : d[b[g + 1]]], doc_offsets[b[g] : b[g + 1] + 1] - d[b[g]], limits)
+            for g in range(len(distinct))
+        ]
+        out = np.empty(len(queries), dtype=np.float32)
+        out[order] = np.concatenate([s.scores for s in self.score_encoded(requests, normalize=normalize)])
+        return out
+
     # ---- the pair-level seam (fastrerank.engine.Engine) ----------------------------------------
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -460,6 +527,34 @@ def _each(value: Any, n: int, name: str) -> list[Any]:
             raise ValueError(f"{name} has {len(value)} values for {n} requests; give one per request, or one for all")
         return list(value)
     return [value] * n
+
+
+def _pair_chunks(pairs: Iterator[Any]) -> Iterator[tuple[list[str], list[str]]]:
+    """score_pairs' chunks: (queries, documents) of at most SCORE_PAIRS_CHUNK_PAIRS checked pairs
+    and about SCORE_PAIRS_CHUNK_CHARS characters."""
+    queries: list[str] = []
+    documents: list[str] = []
+    chars = 0
+    for i, pair in enumerate(pairs):
+        query, document = inputs.check_pair(pair, i)
+        queries.append(query)
+        documents.append(document)
+        chars += len(query) + len(document)
+        if len(queries) >= SCORE_PAIRS_CHUNK_PAIRS or chars >= SCORE_PAIRS_CHUNK_CHARS:
+            yield queries, documents
+            queries, documents, chars = [], [], 0
+    if queries:
+        yield queries, documents
+
+
+def _progress_bar(total: int | None) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError as e:
+        raise ImportError(
+            "show_progress=True draws a tqdm progress bar and tqdm is not installed: pip install tqdm, or leave show_progress off"
+        ) from e
+    return tqdm(total=total, unit=" pairs", desc="score_pairs")
 
 
 def _check_optional_int(value: Any, name: str, least: int | None, unit: str, *, most: int | None = None) -> int | None:
