@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # benchmarks share the tests' helpers
-from server_utils import read_response  # noqa: E402
+from server_utils import read_response, send_until_refused  # noqa: E402
 
 HOST = "127.0.0.1"
 REPORT: list[dict[str, Any]] = []
@@ -260,31 +260,9 @@ def case_drain() -> None:
     request_bytes += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
     def prober() -> None:
-        """Requests back to back on a kept-alive connection (a new one when the server closes it)
-        until the listener refuses; at most 2,000 and 15 s."""
-        sock = None
-        for _ in range(2000):
-            if time.monotonic() - sigterm > 15:
-                break
-            if sock is None:
-                try:
-                    sock = connect(s, 5)
-                except OSError as e:  # no connection, nothing sent: the listener is closed
-                    late.append((time.monotonic() - sigterm, f"not connected ({type(e).__name__})"))
-                    break
-            try:
-                sock.sendall(request_bytes)
-                got = read_response(sock)
-                outcome: Any = "closed without an answer" if got is None else got
-            except OSError as e:
-                outcome = type(e).__name__
-            late.append((time.monotonic() - sigterm, outcome))
-            if isinstance(outcome, str) or outcome[1].get("connection") == "close":
-                if sock is not None:
-                    sock.close()
-                sock = None
-        if sock is not None:
-            sock.close()
+        """Requests back to back on a kept-alive connection until the listener refuses; at most
+        2,000 and 15 s."""
+        late.extend(send_until_refused(lambda: connect(s, 5), request_bytes, since=sigterm, seconds=15, most=2000))
 
     probers = [threading.Thread(target=prober) for _ in range(8)]
     for t in probers:

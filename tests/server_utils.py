@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -60,6 +60,40 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | No
             break
         body += chunk
     return int(lines[0].split()[1]), headers, body
+
+
+def send_until_refused(
+    connect: Callable[[], socket.socket], request: bytes, *, since: float, seconds: float, most: int
+) -> list[tuple[float, Any]]:
+    """Sends ``request`` back to back, on one connection while the server keeps it (a new one
+    from ``connect()`` when it closes it), until a connection cannot be made, ``most`` requests
+    have been sent or ``seconds`` have passed since ``since`` (a ``time.monotonic()``). Returns
+    [(seconds since ``since``, (status, headers, body) or what happened instead)]; the last is
+    ``"not connected (ErrorName)"`` when the listener was closed."""
+    outcomes: list[tuple[float, Any]] = []
+    sock = None
+    for _ in range(most):
+        if time.monotonic() - since > seconds:
+            break
+        if sock is None:
+            try:
+                sock = connect()
+            except OSError as e:  # no connection, nothing sent
+                outcomes.append((time.monotonic() - since, f"not connected ({type(e).__name__})"))
+                break
+        try:
+            sock.sendall(request)
+            got = read_response(sock)
+            outcome: Any = "closed without an answer" if got is None else got
+        except OSError as e:
+            outcome = type(e).__name__
+        outcomes.append((time.monotonic() - since, outcome))
+        if isinstance(outcome, str) or outcome[1].get("connection") == "close":
+            sock.close()
+            sock = None
+    if sock is not None:
+        sock.close()
+    return outcomes
 
 
 def metrics(url: str) -> dict[str, float]:

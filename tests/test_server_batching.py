@@ -417,7 +417,14 @@ def test_empty_documents_cost_a_full_row_of_query_tokens():
         await first
         await b.close()
 
+    async def slow():
+        _, b = measured(prep.tokens / 2.0)  # the request alone: 2 s of model time, 3 s with the margin
+        with pytest.raises(TooMuchWork, match=f"\\({prep.tokens} tokens at the measured"):
+            b.submit(Job(prepare(e, request), deadline=time.monotonic() + 2.5))  # into an empty queue: 413 at once
+        await b.close()
+
     asyncio.run(main())
+    asyncio.run(slow())
 
 
 def test_overload_at_2_to_3x_capacity_admits_only_what_finishes_in_time():

@@ -22,7 +22,7 @@ from fastrerank.server.config import ServerConfig
 from fastrerank.server.runner import _draining_server_class, uvicorn_config
 from fastrerank.server.stub import StubEngine
 
-from server_utils import live, metrics, read_response, wait_for
+from server_utils import live, metrics, read_response, send_until_refused, wait_for
 
 FAST = dict(header_timeout=0.5, body_timeout=0.5, max_header_bytes=4096, max_connections=8, min_drain_time=0.2, drain_timeout=1.0)
 
@@ -188,21 +188,25 @@ def test_requests_still_queued_when_the_drain_ends_get_503_json():
             r = httpx.post(url + "/v2/rerank", json={"query": "q", "documents": ["a b c"] * 6}, timeout=30)  # 0.3 s each
             results.append(r)
 
-        clients = [threading.Thread(target=client) for _ in range(8)]
+        # 40 requests of one 0.3 s step each: at SIGTERM 30 or more (9 s of work) still to serve, longer than
+        # the drain and uvicorn's own grace period after it (which used to cancel what was left: plain-text 500s)
+        clients = [threading.Thread(target=client) for _ in range(40)]
         for c in clients:
             c.start()
-        wait_for(lambda: app.batcher is not None and app.batcher.active == 8, what="8 queued requests")
+        wait_for(lambda: app.batcher is not None and app.batcher.active >= 30, what="30 queued requests")
         server.handle_exit(signal.SIGTERM, None)
         for c in clients:
             c.join(timeout=30)
         thread.join(timeout=30)
         assert not thread.is_alive()
     statuses = sorted(r.status_code for r in results)
-    assert len(results) == 8 and set(statuses) == {200, 503}, statuses
+    assert len(results) == 40 and set(statuses) == {200, 503}, statuses
     for r in results:
         if r.status_code == 503:
             assert r.headers["content-type"] == "application/json" and r.headers["connection"] == "close"
-            assert "shut down before this request was served" in r.json()["message"]
+            message = r.json()["message"]  # queued when the drain ended, or sent after it began
+            assert "shut down before this request was served" in message or "shutting down" in message, message
+    assert any("shut down before this request was served" in r.text for r in results)
 
 
 def test_the_drain_answers_503_for_its_minimum_time_and_answers_what_arrives_at_its_end():
@@ -210,32 +214,15 @@ def test_the_drain_answers_503_for_its_minimum_time_and_answers_what_arrives_at_
     # loop busy answering what is left, while 8 clients send request after request until refused
     app = App(ServerConfig(drain_timeout=1.5, min_drain_time=1.0), StubEngine(delay=0.3, max_batch_tokens=42))
     body = json.dumps({"query": "q", "documents": ["word " * 200] * 40}).encode()  # 40 kB: the server answers before reading it
+    request = post_head(len(body)) + body
     outcomes: list[tuple[float, str]] = []
     with draining(app) as (url, server, thread):
         start = time.monotonic()
 
         def client():
             """Requests back to back, on one connection while the server keeps it, until refused."""
-            s = None
-            for _ in range(1000):
-                if time.monotonic() - start > 10:
-                    return
-                if s is None:
-                    try:
-                        s = connect(url)
-                    except (ConnectionRefusedError, ConnectionResetError):  # no connection, nothing sent
-                        outcomes.append((time.monotonic() - start, "refused"))
-                        return  # the listener is closed: a balancer has long moved on
-                try:
-                    s.sendall(post_head(len(body)) + body)
-                    got = read_response(s)
-                    outcome = "no answer" if got is None else str(got[0])
-                except OSError as e:
-                    got, outcome = None, type(e).__name__
-                outcomes.append((time.monotonic() - start, outcome))
-                if got is None or got[1].get("connection") == "close":
-                    s.close()
-                    s = None
+            for t, r in send_until_refused(lambda: connect(url), request, since=start, seconds=10, most=1000):
+                outcomes.append((t, r if isinstance(r, str) else str(r[0])))
 
         queued = [
             threading.Thread(target=lambda: httpx.post(url + "/v2/rerank", json={"query": "q", "documents": ["a b c"] * 6}, timeout=30))
@@ -255,4 +242,5 @@ def test_the_drain_answers_503_for_its_minimum_time_and_answers_what_arrives_at_
     answered = [t for t, o in outcomes if o == "503"]
     assert answered and max(answered) >= 0.9  # the listener answered through the minimum drain time
     # 503 (or 413: too much work) until the listener closes, then refused; never a reset or no answer
-    assert all(o in ("413", "503", "refused") for _, o in outcomes), [o for o in outcomes if o[1] not in ("413", "503", "refused")]
+    fine = ("413", "503", "not connected (ConnectionRefusedError)", "not connected (ConnectionResetError)")
+    assert all(o in fine for _, o in outcomes), [o for o in outcomes if o[1] not in fine]
