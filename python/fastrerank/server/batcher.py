@@ -32,7 +32,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,7 +42,7 @@ from fastrerank.server.admission import Prepared
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown
 
-__all__ = ["Batcher", "Job"]
+__all__ = ["Batcher", "Job", "score_parts"]
 
 QUEUED, DISPATCHED, FINISHED = 0, 1, 2
 
@@ -239,7 +239,7 @@ class Batcher:
             if not step:
                 continue
             try:
-                seconds, tokens = await loop.run_in_executor(self._engine_thread, self._score, step)
+                seconds, tokens = await loop.run_in_executor(self._engine_thread, score_parts, self.engine, step)
             except asyncio.CancelledError:  # close() gave up waiting: answer this batch's requests too
                 for job, _, _ in step:
                     self.cancel(job, NotServed("the server shut down before this request was served"))
@@ -305,28 +305,6 @@ class Batcher:
             self.metrics.step_tokens.observe(rows * longest)
         return step
 
-    def _score(self, step: list[tuple[Job, int, int]]) -> tuple[float, int]:
-        """On the engine thread: scores the step's pairs into their jobs' arrays (one engine
-        call per normalisation asked for); returns (seconds in the engine, tokens scored)."""
-        by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
-        for part in step:
-            by_normalize.setdefault(part[0].normalize, []).append(part)
-        seconds = 0.0
-        for normalize, parts in by_normalize.items():
-            seconds += self._score_parts(parts, normalize)
-        return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in step)
-
-    def _score_parts(self, parts: list[tuple[Job, int, int]], normalize: str | None) -> float:
-        requests = [job.prep.request.subset(job.prep.order[first:end]) for job, first, end in parts]
-        start = time.perf_counter()
-        scored = self.engine.score_encoded(requests, normalize=normalize)
-        seconds = time.perf_counter() - start
-        for (job, first, end), s in zip(parts, scored):
-            where = job.prep.order[first:end]
-            job.scores[where] = s.scores
-            job.windows[where] = s.windows
-        return seconds
-
     def _finish(self, step: list[tuple[Job, int, int]], seconds: float, tokens: int) -> None:
         m = self.metrics
         m.step_seconds.observe(seconds)
@@ -343,3 +321,23 @@ class Batcher:
                 assert job.future is not None
                 if not job.future.done():
                     job.future.set_result(job)
+
+
+def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> tuple[float, int]:
+    """Scores pairs ``first:end`` (dispatch order) of each part's job into the job's ``scores``
+    and ``windows``, all parts together (one engine call per normalisation asked for); returns
+    (seconds in the engine, tokens scored). Blocking: call it off the event loop."""
+    by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
+    for part in parts:
+        by_normalize.setdefault(part[0].normalize, []).append(part)
+    seconds = 0.0
+    for normalize, group in by_normalize.items():
+        requests = [job.prep.request.subset(job.prep.order[first:end]) for job, first, end in group]
+        start = time.perf_counter()
+        scored = engine.score_encoded(requests, normalize=normalize)
+        seconds += time.perf_counter() - start
+        for (job, first, end), s in zip(group, scored):
+            where = job.prep.order[first:end]
+            job.scores[where] = s.scores
+            job.windows[where] = s.windows
+    return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in parts)
