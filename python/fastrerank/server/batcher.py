@@ -42,7 +42,7 @@ from fastrerank.server.admission import Prepared
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, NotServed, Overloaded, ShuttingDown
 
-__all__ = ["Batcher", "Job", "score_parts"]
+__all__ = ["Batcher", "Job", "observe_step", "score_parts"]
 
 QUEUED, DISPATCHED, FINISHED = 0, 1, 2
 
@@ -306,10 +306,7 @@ class Batcher:
         return step
 
     def _finish(self, step: list[tuple[Job, int, int]], seconds: float, tokens: int) -> None:
-        m = self.metrics
-        m.step_seconds.observe(seconds)
-        m.step_pairs.observe(sum(end - first for _, first, end in step))
-        m.step_requests.observe(len({id(job) for job, _, _ in step}))
+        observe_step(self.metrics, step, seconds)
         if seconds > 0:
             rate = tokens / seconds
             self.tokens_per_second = rate if self.tokens_per_second == 0 else 0.8 * self.tokens_per_second + 0.2 * rate
@@ -341,3 +338,10 @@ def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> tuple[
             job.scores[where] = s.scores
             job.windows[where] = s.windows
     return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in parts)
+
+
+def observe_step(metrics: Metrics, parts: Sequence[tuple[Job, int, int]], seconds: float) -> None:
+    """Counts one scored step in ``metrics``: its seconds in the engine, pairs and requests."""
+    metrics.step_seconds.observe(seconds)
+    metrics.step_pairs.observe(sum(end - first for _, first, end in parts))
+    metrics.step_requests.observe(len({id(job) for job, _, _ in parts}))
