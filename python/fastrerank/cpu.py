@@ -71,7 +71,7 @@ def cgroup_cpu_quota(root: str | os.PathLike[str] = "/") -> float | None:
         mounts = (base / "proc/self/mountinfo").read_text().splitlines()
     except OSError:
         return None
-    quotas = []
+    quotas: list[float] = []
     for line in groups:
         parts = line.split(":", 2)
         if len(parts) != 3:

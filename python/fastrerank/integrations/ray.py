@@ -171,7 +171,7 @@ def build_app(
         server_options: :class:`~fastrerank.server.config.ServerConfig` fields (limits,
             ``api_key``, ``request_timeout``, ...).
         name: the deployment's name.
-        deployment_options: passed to ``serve.deployment(...).options()``: ``num_replicas``,
+        deployment_options: passed to ``serve.deployment``: ``num_replicas``,
             ``autoscaling_config``, ``ray_actor_options`` (default ``{"num_cpus": 1}``),
             ``max_ongoing_requests`` (default 64: with Serve's 5 a batch could hold no more
             than 5 requests), ``max_queued_requests``, ``health_check_period_s``,
@@ -204,7 +204,7 @@ def build_app(
     _server_config(server_options)  # checked now, made again in each replica
     options = {"max_ongoing_requests": DEFAULT_MAX_ONGOING_REQUESTS, **deployment_options, "name": name}
     options["ray_actor_options"] = {"num_cpus": 1, **(deployment_options.get("ray_actor_options") or {})}
-    deployment = serve.deployment(_deployment_class()).options(**options)
+    deployment = serve.deployment(**options)(_deployment_class())
     return deployment.bind(path, reranker_options, server_options, batching, max_batch_pairs, float(batch_wait_timeout_s))
 
 
@@ -275,8 +275,9 @@ def _deployment_class() -> type:
             if batching == "serve":
                 self._max_pairs = max_batch_pairs
                 self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastrerank-engine")
-                self._score_chunks.set_max_batch_size(max_batch_pairs)
-                self._score_chunks.set_batch_wait_timeout_s(batch_wait_timeout_s)
+                batched: Any = self._score_chunks  # @serve.batch's wrapper: its limits are set per replica
+                batched.set_max_batch_size(max_batch_pairs)
+                batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
                 submit = self._submit
             self.server = App(_server_config(server_options), self.reranker, submit=submit)
 
