@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fastrerank import registry
 from fastrerank.cli import build_parser
 from fastrerank.server.app import App
 from fastrerank.server.config import ServerConfig
@@ -107,6 +108,18 @@ def test_scalers_use_the_servers_queue_gauge(manifests, server):
     assert set(METRIC.findall(keda["triggers"][0]["metadata"]["query"])) <= gauges
     used = {name for path in KUBERNETES.glob("*.yaml") for name in METRIC.findall(path.read_text())}  # comments too
     assert used and used <= set(server.metrics.registry.names()), used - set(server.metrics.registry.names())
+
+
+def test_recipes_name_a_model_the_registry_knows(manifests):
+    """A name outside the registry would still be tried on the Hub, without its pinned
+    revision and shipped ONNX files: the recipes use the registry's spelling."""
+    args = serve_args(container(manifests))
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    (cmd,) = re.findall(r"^CMD (.*)$", dockerfile, re.M)
+    docker_args = build_parser().parse_args(yaml.safe_load(cmd)[1:])
+    ray_args = documents(DEPLOY / "ray" / "serve.yaml")[0]["applications"][0]["args"]
+    for model in (args.model, docker_args.model, ray_args["model"]):
+        assert registry.lookup(model) is not None, f"{model} is not in models/registry.json"
 
 
 def test_ray_serve_config_builds_the_library_app(tiny_models):
