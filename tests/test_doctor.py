@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from unittest.mock import ANY
 
 import pytest
 
 from fastrerank import hub
 from fastrerank.cli import main
-from fastrerank.cpu import cpu_isa, physical_cores
+from fastrerank.cpu import OMP_NUM_THREADS, cpu_isa, thread_grant
 
 
 def has_cuda() -> bool:
@@ -26,7 +27,10 @@ def test_doctor_on_this_machine(capsys):
     for line in ("fastrerank ", "onnxruntime ", "  conflict        none", "  providers       ", "CUDA libraries", "GPUs ", "caches "):
         assert line in out
     assert "CPUExecutionProvider" in out and "libcudnn" in out
-    assert f"CPU               {cpu_isa()}" in out and f"threads           {physical_cores()}: " in out
+    assert (
+        f"CPU               {cpu_isa()}" in out
+        and f"threads           {thread_grant().threads}: decided by the {thread_grant().rule}" in out
+    )
     assert str(hub.hub_cache_dir()) in out and str(hub.export_cache_dir()) in out
     assert out.rstrip().endswith("device cpu        would work")
 
@@ -44,7 +48,11 @@ def test_doctor_json_and_a_model(capsys, tiny_models):
     report = json.loads(capsys.readouterr().out)
     assert report["device_works"] and report["problems"] == []
     assert report["onnxruntime"]["conflict"] is None and "CPUExecutionProvider" in report["onnxruntime"]["providers"]
-    assert report["cpu"]["isa"] == cpu_isa() and report["threads"]["threads"] == physical_cores()
+    assert report["cpu"]["isa"] == cpu_isa() and report["threads"] == {
+        **report["threads"],
+        "threads": thread_grant().threads,
+        "rule": thread_grant().rule,
+    }
     model = report["model"]
     assert model["native_tokenizer"] is True and model["loaded_on"] == "cpu" and model["onnx"].endswith("model.onnx")
     assert main(["doctor", "--json", "--model", str(tiny_models["xlmr"])]) == 0
@@ -60,3 +68,11 @@ def test_doctor_with_both_onnxruntimes_fails_and_shows_the_fix(installed_too):
     assert proc.returncode == 1, proc.stderr
     assert "onnxruntime-gpu 1.31.1" in proc.stdout and "pip uninstall -y onnxruntime onnxruntime-gpu" in proc.stdout
     assert "device cpu        would NOT work:" in proc.stdout
+
+
+def test_doctor_says_which_rule_decided_the_threads(capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as Ray sets it for a one-CPU actor
+    assert main(["doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == {"why": ANY, "threads": 1, "rule": OMP_NUM_THREADS}
+    assert main(["doctor"]) == 0
+    assert f"threads           1: decided by the {OMP_NUM_THREADS}" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 
 from fastrerank import _core, inputs, models, spans, tokenization
-from fastrerank.cpu import physical_cores
+from fastrerank.cpu import thread_grant
 from fastrerank.defaults import (
     DEFAULT_BATCH_OVERHEAD,
     DEFAULT_BATCH_TOKENS,
@@ -35,6 +35,7 @@ from fastrerank.types import Ranking, RerankResponse, Scored, Span, ranked, rera
 __all__ = ["Reranker", "RerankerStats"]
 
 Documents = Sequence[str] | Sequence[dict[str, Any]]
+THREADS_ARGUMENT = "threads argument"  # Reranker.threads_rule when threads= was given
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _S = TypeVar("_S")
@@ -75,8 +76,11 @@ class Reranker:
             it never falls back to the CPU silently.
         precision: ``"fp32"`` (``model.onnx``), ``"int8"`` (``model_int8.onnx``) or ``"fp16"``
             (``model_fp16.onnx``, for CUDA). int8 and fp16 trade exactness for speed.
-        threads: ONNX Runtime intra-op threads; default: the physical cores. Tokenization (the
-            native fast path) splits big batches over as many: it runs before the model, not beside it.
+        threads: ONNX Runtime intra-op threads; default: what the machine grants this process,
+            the smallest of its physical cores, its cgroup CPU quota and ``OMP_NUM_THREADS``
+            (:func:`fastrerank.cpu.thread_grant`; :attr:`threads_rule` says which decided).
+            Tokenization (the native fast path) splits big batches over as many: it runs
+            before the model, not beside it.
         max_length: the model window in tokens, special tokens included; default: the model's
             ``max_position_embeddings`` minus its position offset (BERT 512, XLM-R 514 -> 512).
         max_batch_tokens: padded tokens per model call; default 1024 on CPU, 16384 on CUDA.
@@ -116,7 +120,7 @@ class Reranker:
         )
         max_length = _check_optional_int(max_length, "max_length", 1, "tokens")
         self._token_cache = TokenCache(token_cache_bytes)
-        self._threads = threads or physical_cores()
+        self._threads, self._threads_rule = (threads, THREADS_ARGUMENT) if threads else thread_grant()
 
         files = models.resolve(model, precision)
         self._model_path: Path = files.directory
@@ -164,6 +168,13 @@ class Reranker:
     def threads(self) -> int:
         """ONNX Runtime intra-op threads of this Reranker."""
         return self._threads
+
+    @property
+    def threads_rule(self) -> str:
+        """What decided :attr:`threads`: ``"threads argument"``, or the rule of
+        :func:`fastrerank.cpu.thread_grant` (``"physical cores"``, ``"cgroup CPU quota"``,
+        ``"OMP_NUM_THREADS"``)."""
+        return self._threads_rule
 
     @property
     def max_length(self) -> int:

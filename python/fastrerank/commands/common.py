@@ -20,7 +20,10 @@ class CommandError(Exception):
 ENGINE_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("device", dict(default=DEFAULT_DEVICE, help="cpu, cuda, cuda:N or auto (default: %(default)s)")),
     ("precision", dict(default=DEFAULT_PRECISION, choices=PRECISIONS, help="which model file to run (default: %(default)s)")),
-    ("threads", dict(type=int, help="ONNX Runtime threads (default: physical cores)")),
+    (
+        "threads",
+        dict(type=int, help="ONNX Runtime threads (default: the smallest of the physical cores, the cgroup CPU quota and OMP_NUM_THREADS)"),
+    ),
     ("max_length", dict(type=int, help="model window in tokens (default: the model's)")),
     ("max_batch_tokens", dict(type=int, help="padded tokens per model call (default: 1024 on CPU, 16384 on CUDA)")),
     (

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from fastrerank import cuda, hub, registry
-from fastrerank.cpu import cpu_isa, has_vnni, physical_cores
+from fastrerank.cpu import cpu_isa, has_vnni, thread_grant
 from fastrerank.defaults import DEFAULT_DEVICE, DEFAULT_PRECISION
 from fastrerank.models import PRECISIONS
 from fastrerank.session import (
@@ -72,15 +72,12 @@ def _cuda() -> dict[str, Any]:
 
 
 def _threads() -> dict[str, Any]:
-    cores = physical_cores()
-    try:
-        allowed = len(os.sched_getaffinity(0))
-    except AttributeError:
-        allowed = os.cpu_count() or 0
+    grant = thread_grant()
     return {
-        "threads": cores,
-        "why": f"the physical cores among the {allowed} CPUs this process may run on (hyper-threads counted once): "
-        "ONNX Runtime's intra-op threads default to them (Reranker(threads=N) overrides)",
+        "threads": grant.threads,
+        "rule": grant.rule,
+        "why": f"decided by the {grant.rule} (the smallest of the physical cores in the affinity mask, the cgroup CPU quota and "
+        "OMP_NUM_THREADS): a Reranker's ONNX Runtime intra-op threads default to it (Reranker(threads=N) overrides)",
     }
 
 

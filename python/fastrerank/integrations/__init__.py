@@ -5,4 +5,5 @@ Each module imports its framework, so each is importable only where that framewo
 - :mod:`fastrerank.integrations.langchain`: ``FastRerankCompressor`` (extra ``langchain``)
 - :mod:`fastrerank.integrations.llama_index`: ``FastRerankPostprocessor`` (extra ``llama-index``)
 - :mod:`fastrerank.integrations.haystack`: ``FastRerankRanker`` (extra ``haystack``)
+- :mod:`fastrerank.integrations.ray`: ``PairScorer`` for Ray Data, ``build_app`` for Ray Serve (extra ``ray``)
 """

@@ -171,6 +171,17 @@ class App:
             ``load``: a function that loads it, called on a thread at startup while ``/ready``
             answers 503.
         on_ready, on_failed: called (on the loading thread) when the engine is up or failed.
+        submit: how a request's pairs are scored, instead of the App's own
+            :class:`~fastrerank.server.batcher.Batcher` (none is made): an async function that
+            fills a prepared :class:`~fastrerank.server.batcher.Job`'s ``scores`` and
+            ``windows`` (e.g. with :func:`~fastrerank.server.batcher.score_parts`), or raises
+            a :class:`~fastrerank.server.outcomes.NotServed` outcome. Everything else stays
+            the App's: decoding, checks, tokenizing, the deadline and the client watch (either
+            cancels the call). Ray Serve's ``@serve.batch`` plugs in here
+            (:mod:`fastrerank.integrations.ray`).
+
+    A route prefix arrives as the ASGI ``root_path`` (Ray Serve's ``route_prefix``, uvicorn's
+    ``--root-path``): routes are matched below it.
     """
 
     def __init__(
@@ -181,6 +192,7 @@ class App:
         load: Callable[[], Engine] | None = None,
         on_ready: Callable[[Engine], None] | None = None,
         on_failed: Callable[[BaseException], None] | None = None,
+        submit: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         if (engine is None) == (load is None):
             raise ValueError("pass either engine or load")
@@ -194,6 +206,7 @@ class App:
         self._load = load
         self._on_ready = on_ready
         self._on_failed = on_failed
+        self._submit = submit
         self._handling = 0  # rerank requests between arrival and answer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tokenizer_pool = ThreadPoolExecutor(max_workers=self.config.tokenizer_threads, thread_name_prefix="fastrerank-tokenize")
@@ -235,7 +248,16 @@ class App:
             return
         self._loop.call_soon_threadsafe(self._engine_up, engine)
 
+    @property
+    def routes(self) -> dict[str, str]:
+        """Every route's path and its method."""
+        return {path: method for path, (method, _) in self._routes.items()}
+
     def _engine_up(self, engine: Engine) -> None:
+        if self._submit is not None:  # an outside scheduler scores the pairs: no queue to measure
+            self.engine = engine
+            self._serving(engine)
+            return
         assert self._loop is not None
         self._starting = self._loop.create_task(self._start_batcher(engine), name="fastrerank-start")
 
@@ -262,10 +284,13 @@ class App:
         self.metrics.throughput.read_from(lambda: batcher.tokens_per_second)
         batcher.start()
         self.batcher = batcher
+        self._serving(engine)
+
+    def _serving(self, engine: Engine) -> None:
         if self.state == "loading":
             self.state = "ready"
-        else:  # draining began while loading
-            batcher.stop_accepting()
+        elif self.batcher is not None:  # draining began while loading
+            self.batcher.stop_accepting()
         if self._on_ready is not None:
             self._on_ready(engine)
 
@@ -332,7 +357,7 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        path = scope["path"]
+        path = _below_root(scope)
         route = self._routes.get(path)
         label = path if route is not None else "other"
         sent = [False]
@@ -483,23 +508,28 @@ class App:
 
     async def _queue(self, request: EncodedRequest, work: _Work, arrival: float, receive: Receive) -> Job:
         """Queues ``request`` (with ``work``'s priority and normalisation) and waits for it; the job with every document's score."""
-        assert self.batcher is not None and self.engine is not None
+        assert self.engine is not None
         prep = prepare(self.engine, request)
         deadline = arrival + self.config.request_timeout
         job = Job(prep, priority=work.priority, deadline=deadline, normalize=work.normalize)
-        future = self.batcher.submit(job)
-        if future.done():
-            return future.result()
+        cancel: Callable[..., None]
+        if self._submit is None:
+            assert self.batcher is not None
+            future = self.batcher.submit(job)
+            if future.done():
+                return future.result()
+            cancel = functools.partial(self.batcher.cancel, job)
+        else:
+            future, cancel = _submitted(self._submit, job)
         loop = asyncio.get_running_loop()
-        batcher = self.batcher
 
         def client_gone(task: asyncio.Task[None]) -> None:
             if not task.cancelled():
-                batcher.cancel(job, ClientGone())
+                cancel(ClientGone())
 
         def deadline_passed() -> None:
             message = f"the request's deadline passed ({self.config.request_timeout:g} s, --request-timeout); retry later"
-            batcher.cancel(job, HTTPError(503, message))
+            cancel(DeadlinePassed(message))
 
         watch = loop.create_task(self._disconnected(receive))
         watch.add_done_callback(client_gone)
@@ -507,7 +537,7 @@ class App:
         try:
             return await future
         except asyncio.CancelledError:
-            batcher.cancel(job)
+            cancel()
             raise
         finally:
             watch.cancel()
@@ -614,6 +644,45 @@ class App:
         work = _Work(query, texts, limits=limits, normalize="none" if r.raw_scores else None)
         ranking = _ranking(await self._score(work, arrival, receive), -1)
         return [schemas.TEIResult(i, s, texts[i] if r.return_text else None) for i, s in zip(ranking.indices, ranking.scores)]
+
+
+def _below_root(scope: Scope) -> str:
+    """The request's path below the ASGI ``root_path`` (which the path includes, per the spec)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root) :] or "/"
+    return path
+
+
+def _submitted(submit: Callable[[Job], Awaitable[None]], job: Job) -> tuple[asyncio.Future[Job], Callable[..., None]]:
+    """``submit(job)`` running, as the Batcher's submit and cancel have it: a future of the
+    job, and ``cancel(error=None)``, which settles the future with ``error`` (or cancels it)
+    and cancels the call."""
+    call = asyncio.ensure_future(submit(job))
+    future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[None]) -> None:
+        error = None if done.cancelled() else done.exception()  # always read: never "never retrieved"
+        if future.done():
+            return
+        if done.cancelled():
+            future.cancel()
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(job)
+
+    def cancel(error: BaseException | None = None) -> None:
+        if not future.done():
+            if error is None:
+                future.cancel()
+            else:
+                future.set_exception(error)
+        call.cancel()
+
+    call.add_done_callback(settle)
+    return future, cancel
 
 
 def _ranking(job: Job, top_n: int) -> Ranking:

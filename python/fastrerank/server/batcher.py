@@ -38,7 +38,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -48,7 +48,7 @@ from fastrerank.server.admission import Prepared, prepare
 from fastrerank.server.metrics import Metrics
 from fastrerank.server.outcomes import DeadlinePassed, EngineFailed, Overloaded, ShuttingDown, TooMuchWork
 
-__all__ = ["ADMISSION_MARGIN", "Batcher", "Job"]
+__all__ = ["ADMISSION_MARGIN", "Batcher", "Job", "observe_step", "score_parts"]
 
 QUEUED, DISPATCHED, FINISHED = 0, 1, 2
 # Admission counts work as taking this many times its predicted time: steps vary with their
@@ -326,7 +326,7 @@ class Batcher:
                 continue
             self._in_flight = sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in step)
             try:
-                seconds = await loop.run_in_executor(self._engine_thread, self._score, step)
+                seconds, _ = await loop.run_in_executor(self._engine_thread, score_parts, self.engine, step)
             except asyncio.CancelledError:  # close() gave up waiting: answer this batch's requests too
                 for job, _, _ in step:
                     self.cancel(job, _shut_down())
@@ -404,30 +404,8 @@ class Batcher:
         self._levels.pop(priority, None)
         self._deadlines.pop(priority, None)
 
-    def _score(self, step: list[tuple[Job, int, int]]) -> float:
-        """On the engine thread: scores the step's pairs into their jobs' arrays (one engine
-        call per normalisation asked for); returns the seconds in the engine."""
-        by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
-        for part in step:
-            by_normalize.setdefault(part[0].normalize, []).append(part)
-        return sum(self._score_parts(parts, normalize) for normalize, parts in by_normalize.items())
-
-    def _score_parts(self, parts: list[tuple[Job, int, int]], normalize: str | None) -> float:
-        requests = [job.prep.request.subset(job.prep.order[first:end]) for job, first, end in parts]
-        start = time.perf_counter()
-        scored = self.engine.score_encoded(requests, normalize=normalize)
-        seconds = time.perf_counter() - start
-        for (job, first, end), s in zip(parts, scored):
-            where = job.prep.order[first:end]
-            job.scores[where] = s.scores
-            job.windows[where] = s.windows
-        return seconds
-
     def _finish(self, step: list[tuple[Job, int, int]], seconds: float) -> None:
-        m = self.metrics
-        m.step_seconds.observe(seconds)
-        m.step_pairs.observe(sum(end - first for _, first, end in step))
-        m.step_requests.observe(len({id(job) for job, _, _ in step}))
+        observe_step(self.metrics, step, seconds)
         for job, first, end in step:
             job.done += end - first
             if job.done == job.prep.n_docs and job.state != FINISHED:
@@ -440,3 +418,30 @@ class Batcher:
 
 def _shut_down() -> ShuttingDown:
     return ShuttingDown("the server shut down before this request was served; retry on another replica")
+
+
+def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> tuple[float, int]:
+    """Scores pairs ``first:end`` (dispatch order) of each part's job into the job's ``scores``
+    and ``windows``, all parts together (one engine call per normalisation asked for); returns
+    (seconds in the engine, tokens scored). Blocking: call it off the event loop."""
+    by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
+    for part in parts:
+        by_normalize.setdefault(part[0].normalize, []).append(part)
+    seconds = 0.0
+    for normalize, group in by_normalize.items():
+        requests = [job.prep.request.subset(job.prep.order[first:end]) for job, first, end in group]
+        start = time.perf_counter()
+        scored = engine.score_encoded(requests, normalize=normalize)
+        seconds += time.perf_counter() - start
+        for (job, first, end), s in zip(group, scored):
+            where = job.prep.order[first:end]
+            job.scores[where] = s.scores
+            job.windows[where] = s.windows
+    return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in parts)
+
+
+def observe_step(metrics: Metrics, parts: Sequence[tuple[Job, int, int]], seconds: float) -> None:
+    """Counts one scored step in ``metrics``: its seconds in the engine, pairs and requests."""
+    metrics.step_seconds.observe(seconds)
+    metrics.step_pairs.observe(sum(end - first for _, first, end in parts))
+    metrics.step_requests.observe(len({id(job) for job, _, _ in parts}))

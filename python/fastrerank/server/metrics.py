@@ -118,6 +118,10 @@ class Registry:
         self._metrics.append(metric)
         return metric
 
+    def names(self) -> list[str]:
+        """Every metric's name, in order (a histogram's, without ``_bucket``/``_sum``/``_count``)."""
+        return [m.name for m in self._metrics]
+
     def render(self) -> bytes:
         lines: list[str] = []
         for m in self._metrics:
