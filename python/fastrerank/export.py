@@ -25,6 +25,7 @@ from fastrerank.progress import Progress
 __all__ = ["FP32_TOLERANCE", "ExportError", "export", "export_onnx", "onnx_input_names", "sha256_file"]
 
 OPSET = 17
+ONNX_SIZE_LIMIT = 2_000_000_000  # protobuf's 2 GB: past it, weights go to external data
 FP32_TOLERANCE = 1e-4
 MANIFEST = "fastrerank-export.json"
 # Node types the transformer optimizer fuses a BERT-like graph into.
@@ -109,9 +110,10 @@ def export_onnx(source: str | Path, out: str | Path, *, opset: int = OPSET) -> P
     return out
 
 
-def optimize_graph(path: Path, config: dict[str, Any]) -> dict[str, int]:
-    """Fuses ``path`` in place with ONNX Runtime's transformer optimizer; returns the fused
-    node counts (Attention, EmbedLayerNormalization, SkipLayerNormalization, BiasGelu, ...)."""
+def optimize_graph(path: Path, config: dict[str, Any], *, out: Path | None = None) -> dict[str, int]:
+    """Fuses ``path`` with ONNX Runtime's transformer optimizer, in place or into ``out``;
+    returns the fused node counts (Attention, EmbedLayerNormalization, SkipLayerNormalization,
+    BiasGelu, ...). Weights past 2 GB go to external data beside the output."""
     from onnxruntime.transformers import optimizer
 
     optimized = optimizer.optimize_model(
@@ -121,7 +123,8 @@ def optimize_graph(path: Path, config: dict[str, Any]) -> dict[str, int]:
         hidden_size=int(config.get("hidden_size", 0)),
         opt_level=0,  # graph fusions only; ORT's own level-99 rewrites happen at load
     )
-    optimized.save_model_to_file(str(path))
+    target = out or path
+    optimized.save_model_to_file(str(target), use_external_data_format=optimized.model.ByteSize() > ONNX_SIZE_LIMIT)
     counts = {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
     return {op: counts.get(op, 0) for op in FUSED_OPS if counts.get(op, 0)} | {k: v for k, v in counts.items() if k not in FUSED_OPS}
 

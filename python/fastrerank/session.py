@@ -16,7 +16,7 @@ import numpy as np
 
 from fastrerank.cpu import physical_cores
 
-__all__ = ["DeviceNotAvailableError", "Session", "parse_device"]
+__all__ = ["DeviceNotAvailableError", "Session", "cuda_listed", "parse_device"]
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -39,6 +39,14 @@ def parse_device(device: str) -> tuple[str, int]:
     if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
     return kind, int(index or 0)
+
+
+def cuda_listed() -> bool:
+    """Whether this ONNX Runtime lists the CUDA execution provider (``device="auto"`` then
+    tries CUDA)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 class Session:
