@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ sys.path.insert(0, str(ROOT / "models"))
 CACHE = ROOT / ".cache" / "test-models"
 # the framework tests run in their own virtualenv, through tests/test_integrations.py
 collect_ignore = ["integrations"]
+# fastrerank's own cache (fused copies of the test models, exports) stays in the git-ignored cache
+os.environ.setdefault("FASTRERANK_HOME", str(ROOT / ".cache" / "fastrerank-home"))
 
 
 def _key(*files: Path) -> str:

@@ -18,6 +18,14 @@ def test_workload_is_deterministic_and_mixed():
     assert min(words) <= 15 and max(words) >= 400
 
 
+def test_short_workload_is_whole_paragraphs():
+    a, b = corpus.make_short_workload(2, 30, seed=3), corpus.make_short_workload(2, 30, seed=3)
+    assert a == b and a.pairs == 60
+    pool = set(corpus.paragraphs())
+    assert all(d in pool and len(d.split()) >= corpus.PARAGRAPH_MIN_WORDS for docs in a.documents for d in docs)
+    assert all(len(set(docs)) == len(docs) for docs in a.documents)  # no paragraph twice for one query
+
+
 def test_null_graph_scores_zero(tiny_models, tmp_path):
     from fastrerank import Reranker
 
@@ -59,11 +67,14 @@ def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
     else:
         assert flashrank["pairs_per_s"] > 0
     assert results["ceiling"]["best_budget"] in (256, 512, 1024, 2048, 4096)
+    short = results["workloads"]["short"]  # both workloads by default, each with its own ceiling
+    assert short["systems"]["fastrerank fp32"]["pairs_per_s"] > 0 and short["ceilings"]["ceiling"]["pairs_per_s"] > 0
     assert 0 <= results["rows"]["padding_waste"] < 1
     assert results["host"]["cpu_batching"]["warm_pairs_per_s"] > 0 and results["host"]["gpu_batching"]["cold_pairs_per_s"] > 0
     assert len(results["memory"]["samples"]) >= 5
     report = out.with_suffix(".md").read_text()
     assert "| fastrerank fp32 |" in report and "zero-padding ceiling" in report
+    assert "### Workload `mixed`" in report and "### Workload `short`" in report
     assert "fastrerank fp32" in capsys.readouterr().out
     assert [draw.__name__ for draw in compare.plot_panels(results)] == ["_plot_systems"]  # no sweep ran: no empty panels
     sweep = {"docs": {"10": {}}, "threads": {"1": {}}, "overhead": {}}

@@ -71,6 +71,17 @@ def test_int8_keeps_embeddings_and_ffn_outputs_in_fp32(exported_bert):
     assert "EmbedLayerNormalization" in ops.values() and "QEmbedLayerNormalization" not in ops.values()
 
 
+def test_int8_is_quantised_from_the_fused_graph_without_optimize(tiny_models, tmp_path):
+    import onnx
+
+    out = tmp_path / "plain"
+    manifest = export.export(tiny_models["bert-1"], out, precisions=["int8"])
+    ops = {n.op_type for n in onnx.load(str(out / "model_int8.onnx")).graph.node}
+    assert "QAttention" in ops and "EmbedLayerNormalization" in ops  # the fused int8 kernels run
+    assert "Attention" not in {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}  # fp32 file as traced
+    assert manifest["int8"]["from"] == "fused graph" and sorted(p.name for p in out.iterdir() if p.name.startswith("tmp")) == []
+
+
 def test_precisions_load_their_files(exported_bert):
     out, _ = exported_bert
     docs = ["alpha beta", "the capital of france", "gamma"]

@@ -7,6 +7,7 @@ __all__ = [
     "DEFAULT_BATCH_OVERHEAD",
     "DEFAULT_BATCH_TOKENS",
     "DEFAULT_DEVICE",
+    "DEFAULT_FUSE",
     "DEFAULT_MAX_TOKENS_PER_DOC",
     "DEFAULT_NORMALIZE",
     "DEFAULT_PRECISION",
@@ -30,6 +31,8 @@ DEFAULT_SPAN_TOKENS = 64
 DEFAULT_DEVICE = "cpu"
 DEFAULT_PRECISION = "fp32"
 DEFAULT_NORMALIZE = "auto"
+# fp32 on CPU runs the fused copy of the graph (fastrerank.fusion).
+DEFAULT_FUSE = True
 
 # Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
 # big ones (cache-resident activations); on a GPU larger batches keep the device busy.

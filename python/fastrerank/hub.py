@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["ModelNotAvailableError", "download", "export_cache_dir", "hub_cache_dir", "hub_snapshot", "is_offline"]
+__all__ = ["ModelNotAvailableError", "download", "export_cache_dir", "fastrerank_home", "hub_cache_dir", "hub_snapshot", "is_offline"]
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -28,11 +28,16 @@ def hub_cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"
 
 
+def fastrerank_home() -> Path:
+    """fastrerank's own cache: $FASTRERANK_HOME, else ~/.cache/fastrerank."""
+    root = os.environ.get("FASTRERANK_HOME")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "fastrerank"
+
+
 def export_cache_dir() -> Path:
     """Where `fastrerank download` puts models it had to export: $FASTRERANK_HOME/models,
     else ~/.cache/fastrerank/models."""
-    root = os.environ.get("FASTRERANK_HOME")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "fastrerank") / "models"
+    return fastrerank_home() / "models"
 
 
 def exported_dir(name: str) -> Path:

@@ -12,12 +12,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from fastrerank import _core, inputs, models, spans, tokenization
+from fastrerank import _core, fusion, inputs, models, spans, tokenization
 from fastrerank.cpu import thread_grant
 from fastrerank.defaults import (
     DEFAULT_BATCH_OVERHEAD,
     DEFAULT_BATCH_TOKENS,
     DEFAULT_DEVICE,
+    DEFAULT_FUSE,
     DEFAULT_MAX_TOKENS_PER_DOC,
     DEFAULT_NORMALIZE,
     DEFAULT_PRECISION,
@@ -28,7 +29,7 @@ from fastrerank.defaults import (
     SCORE_PAIRS_CHUNK_PAIRS,
 )
 from fastrerank.engine import DEFAULT_LIMITS, DocumentLimits, DocumentPlan, EncodedRequest, pack, plan_request
-from fastrerank.session import Session, parse_device
+from fastrerank.session import Session, cuda_listed, parse_device
 from fastrerank.token_cache import TokenCache
 from fastrerank.types import Ranking, RerankResponse, Scored, Span, ranked, rerank_response
 
@@ -92,6 +93,9 @@ class Reranker:
         batch_overhead: what one more model call costs, in padded tokens: batches are cut to
             minimise calls x this + padded tokens (default 64 on CPU); -1 fills every batch to
             the budget (the CUDA default).
+        fuse: fp32 on CPU runs ONNX Runtime's fused copy of the graph (made once per model file
+            and cached in $FASTRERANK_HOME/fused, used only when its logits match the model's
+            within 1e-5; needs the ``onnx`` package); False runs the file as it is.
 
     Every option is checked before the model is loaded. One Reranker may be shared by many
     threads; their calls run in parallel.
@@ -109,6 +113,7 @@ class Reranker:
         normalize: str = DEFAULT_NORMALIZE,
         token_cache_bytes: int = DEFAULT_TOKEN_CACHE_BYTES,
         batch_overhead: int | None = None,
+        fuse: bool = DEFAULT_FUSE,
     ) -> None:
         self._normalize = inputs.check_normalize(normalize)
         parse_device(device)
@@ -119,6 +124,7 @@ class Reranker:
             batch_overhead, "batch_overhead", None, "padded tokens per model call", most=_core.MAX_BATCH_OVERHEAD
         )
         max_length = _check_optional_int(max_length, "max_length", 1, "tokens")
+        inputs.check_flag(fuse, "fuse")
         self._token_cache = TokenCache(token_cache_bytes)
         self._threads, self._threads_rule = (threads, THREADS_ARGUMENT) if threads else thread_grant()
 
@@ -133,7 +139,10 @@ class Reranker:
             window = min(window or files.entry.max_length, files.entry.max_length)
         self._max_length = _check_max_length(max_length, window, self._template.special_tokens)
 
-        self._session = Session(files.onnx, device=device, threads=self._threads)
+        onnx = files.onnx
+        if fuse and precision == "fp32" and _runs_on_cpu(device):
+            onnx = fusion.fused_copy(files.onnx, files.config) or files.onnx
+        self._session = Session(onnx, device=device, threads=self._threads)
         self._device: str = self._session.device
         self._max_batch_tokens: int = max_batch_tokens or DEFAULT_BATCH_TOKENS[self._device]
         self._batch_overhead: int = DEFAULT_BATCH_OVERHEAD[self._device] if batch_overhead is None else batch_overhead
@@ -529,6 +538,11 @@ def _limits(max_tokens_per_doc: Any, max_windows_per_doc: Any, truncation_side: 
 
 
 DEFAULT_RULE = (DEFAULT_LIMITS.max_tokens_per_doc, DEFAULT_LIMITS.max_windows_per_doc, DEFAULT_LIMITS.truncation_side)
+
+
+def _runs_on_cpu(device: str) -> bool:
+    kind, _ = parse_device(device)
+    return kind == "cpu" or (kind == "auto" and not cuda_listed())
 
 
 def _each(value: Any, n: int, name: str) -> list[Any]:

@@ -22,6 +22,7 @@ __all__ = [
     "OnnxRuntimeConflictError",
     "Session",
     "check_onnxruntime",
+    "cuda_listed",
     "installed_version",
     "onnxruntime_distributions",
     "parse_device",
@@ -122,6 +123,14 @@ def parse_device(device: str) -> tuple[str, int]:
     if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
     return kind, int(index or 0)
+
+
+def cuda_listed() -> bool:
+    """Whether this ONNX Runtime lists the CUDA execution provider (``device="auto"`` then
+    tries CUDA)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 class Session:

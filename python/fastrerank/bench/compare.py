@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from fastrerank.bench import systems
-from fastrerank.bench.corpus import LENGTH_MIX, Workload, make_workload
+from fastrerank.bench.corpus import WORKLOADS, Workload, save_workloads
 from fastrerank.bench.options import Options, add_arguments, options_from
 from fastrerank.cpu import physical_cores
 from fastrerank.progress import Progress
@@ -132,52 +132,82 @@ def _top10_overlap(a: list[list[float]], b: list[list[float]]) -> float:
     return float(np.mean([top_k_overlap(np.array(x), np.array(y)) for x, y in zip(a, b)]))
 
 
+def _load(options: Options, workload_file: Path, failed: dict[str, str]) -> dict[str, Worker]:
+    """Every system in its own process, warmed up on each workload's first query; the ones
+    that fail to load go into ``failed`` with their error."""
+    workers = {}
+    for name in options.systems:
+        python = options.peer_python if (name in PEER_SYSTEMS and options.peer_python) else sys.executable
+        w = Worker(name, python, options, workload_file)
+        error = w.error
+        for workload in options.workloads if not error else ():
+            warm = w.ask(cmd="run", workload=workload, query=0)  # first-run allocations, caches
+            error = warm.get("error")
+            if error:
+                break
+        if error:
+            failed[name] = error
+            w.close()
+        else:
+            workers[name] = w
+    return workers
+
+
 def run(options: Options) -> dict[str, Any]:
-    """Runs every phase; writes OUT.md, OUT.json and OUT.png; returns the results."""
+    """Runs every phase; writes OUT.md, OUT.json and OUT.png; returns the results.
+
+    Each round runs every query of every workload on every system, the systems' order rotating
+    from one query to the next; a system's time on a workload is the sum over queries of its
+    median over rounds. ``results["systems"]``, ``["ceiling"]`` and ``["rows"]`` are the first
+    workload's (also under ``results["workloads"]``)."""
     options.workdir.mkdir(parents=True, exist_ok=True)
     prepare_models(options.model, options.workdir)
-    workload = make_workload(options.queries, options.docs)
-    workload_file = options.workdir / "workload.json"
-    workload.save(workload_file)
+    workloads = {name: WORKLOADS[name][0](options.queries, options.docs) for name in options.workloads}
+    workload_file = options.workdir / "workloads.json"
+    save_workloads(workloads, workload_file)
     results: dict[str, Any] = {
         "machine": {"cpu": _cpu_name(), "cores": physical_cores(), "python": platform.python_version(), "threads": options.threads},
-        "workload": {"queries": options.queries, "docs_per_query": options.docs, "pairs": workload.pairs, "length_mix_words": LENGTH_MIX},
-        "systems": {},
+        "workloads": {
+            name: {
+                "queries": options.queries,
+                "docs_per_query": options.docs,
+                "pairs": w.pairs,
+                "what": WORKLOADS[name][1],
+                "systems": {},
+            }
+            for name, w in workloads.items()
+        },
     }
-    names = [s for s in options.systems]
     phases = 1 + options.rounds + (4 if options.sweep else 0) + (1 if options.memory_calls else 0)
     with Progress(phases, "bench") as progress:
         progress.step("loading systems")
-        workers = {}
-        for name in names:
-            python = options.peer_python if (name in PEER_SYSTEMS and options.peer_python) else sys.executable
-            w = Worker(name, python, options, workload_file)
-            if w.error:
-                results["systems"][name] = {"error": w.error}
-                w.close()
-            else:
-                warm = w.ask(cmd="run")  # warm-up: first-run allocations, caches
-                if "error" in warm:
-                    results["systems"][name] = {"error": warm["error"]}
-                    w.close()
-                else:
-                    workers[name] = w
-        order = list(workers)
-        times: dict[str, list[Any]] = {n: [] for n in order}
         failed: dict[str, str] = {}
-        scores: dict[str, Any] = {}
+        workers = _load(options, workload_file, failed)
+        order = list(workers)
+        # times[workload][system][query] = [per round: seconds, or {budget: seconds} for a ceiling]
+        times: dict[str, dict[str, list[list[Any]]]] = {wl: {n: [[] for _ in workloads[wl].queries] for n in order} for wl in workloads}
+        others: dict[str, float] = dict.fromkeys(workloads, 0.0)  # CPU seconds of other processes
+        timed: dict[str, float] = dict.fromkeys(workloads, 0.0)  # wall seconds of the timed runs
+        scores: dict[str, dict[str, list[Any]]] = {wl: {} for wl in workloads}
+        turn = 0
         for r in range(options.rounds):
             progress.step(f"round {r + 1}/{options.rounds}")
-            for name in order[r % len(order) :] + order[: r % len(order)]:
-                if name in failed:
-                    continue
-                reply = workers[name].ask(cmd="run", scores=(r == options.rounds - 1))
-                if "error" in reply:
-                    failed[name] = reply["error"]
-                    continue
-                times[name].append(reply.get("budgets", reply.get("seconds")))
-                if "scores" in reply:
-                    scores[name] = reply["scores"]
+            for wl, workload in workloads.items():
+                for q in range(len(workload.queries)):
+                    for name in order[turn % len(order) :] + order[: turn % len(order)]:
+                        if name in failed:
+                            continue
+                        reply = workers[name].ask(cmd="run", workload=wl, query=q, scores=(r == options.rounds - 1))
+                        if "error" in reply:
+                            failed[name] = reply["error"]
+                            continue
+                        budgets = reply.get("budgets")  # a ceiling: seconds by batch budget
+                        times[wl][name][q].append({int(b): t for b, t in budgets.items()} if budgets else reply["seconds"])
+                        others[wl] += reply.get("others", 0.0)
+                        timed[wl] += sum(budgets.values()) if budgets else reply["seconds"]
+                        if "scores" in reply:
+                            scores[wl].setdefault(name, []).append(reply["scores"])
+                    turn += 1
         host = (
             workers["host pipeline (null graph)"].ask(cmd="host", calls=options.host_calls)
             if "host pipeline (null graph)" in workers
@@ -194,50 +224,66 @@ def run(options: Options) -> dict[str, Any]:
             memory = w.ask(cmd="memory", calls=options.memory_calls)
             w.close()
 
-    pairs = workload.pairs
-    for name, error in failed.items():
-        results["systems"][name] = {"error": error}
-    for name in (n for n in order if n not in failed):
-        if name == "ceiling":
-            per_budget = {int(b): float(np.median([t[b] for t in times[name]])) for b in times[name][0]}
-            best = min(per_budget, key=lambda b: per_budget[b])
-            results["ceiling"] = {
-                "seconds_by_budget": per_budget,
-                "best_budget": best,
-                "seconds": per_budget[best],
-                "pairs_per_s": pairs / per_budget[best],
-            }
-            continue
-        median = float(np.median(times[name]))
-        results["systems"][name] = {"seconds": median, "runs": times[name], "pairs_per_s": pairs / median}
-    base = scores.get("fastrerank fp32")
-    for name, s in scores.items():
-        if base is not None and name != "host pipeline (null graph)":
-            results["systems"][name]["max_abs_diff_vs_fastrerank_fp32"] = float(
-                max(np.abs(np.array(a) - np.array(b)).max() for a, b in zip(s, base))
-            )
-    if base is not None and "fastrerank int8" in scores:
-        results["int8_top10_overlap_vs_fp32"] = _top10_overlap(scores["fastrerank int8"], base)
-    lengths, padded, real = _row_lengths(options.model, workload)
-    results["rows"] = {
-        "count": int(len(lengths)),
-        "mean_length": float(lengths.mean()),
-        "real_tokens": real,
-        "padded_tokens": padded,
-        "padding_waste": 1 - real / padded,
-    }
     shape = systems.encoder_shape(options.model)
-    flops = float(sum(systems.FLOPS(int(n), **shape) for n in lengths))
-    for name, sysres in results["systems"].items():
-        if "seconds" in sysres and name != "host pipeline (null graph)":
-            sysres["useful_gflops"] = flops / sysres["seconds"] / 1e9
-    if "ceiling" in results:
-        results["ceiling"]["useful_gflops"] = flops / results["ceiling"]["seconds"] / 1e9
+    for wl, workload in workloads.items():
+        out = results["workloads"][wl]
+        lengths, padded, real = _row_lengths(options.model, workload)
+        out["rows"] = {
+            "count": int(len(lengths)),
+            "mean_length": float(lengths.mean()),
+            "median_length": float(np.median(lengths)),
+            "real_tokens": real,
+            "padded_tokens": padded,
+            "padding_waste": 1 - real / padded,
+        }
+        flops = float(sum(systems.FLOPS(int(n), **shape) for n in lengths))
+        _summarise(out, {n: t for n, t in times[wl].items() if n not in failed}, scores[wl], workload.pairs, flops)
+        out["systems"].update({name: {"error": error} for name, error in failed.items()})
+        out["timed_seconds"], out["others_cpu_seconds"] = timed[wl], others[wl]
+    first = results["workloads"][options.workloads[0]]
+    results["systems"], results["rows"] = first["systems"], first["rows"]
+    if "ceiling" in first.get("ceilings", {}):
+        results["ceiling"] = first["ceilings"]["ceiling"]
     results["host"] = host
     results["sweep"] = sweep
     results["memory"] = memory
     _write(results, options.out)
     return results
+
+
+def _summarise(out: dict[str, Any], times: dict[str, list[list[Any]]], scores: dict[str, list[Any]], pairs: int, flops: float) -> None:
+    """One workload's systems, ceilings, score differences and int8 overlap into ``out``;
+    ``times[system][query]`` holds that query's time in every round."""
+    rounds = min((len(t) for per_query in times.values() for t in per_query), default=0)
+    for name, per_query in times.items():
+        if name in systems.CEILINGS:
+            by_budget = {b: float(sum(np.median([t[b] for t in q]) for q in per_query)) for b in per_query[0][0]}
+            best = min(by_budget, key=lambda b: by_budget[b])
+            out.setdefault("ceilings", {})[name] = {
+                "seconds_by_budget": by_budget,
+                "best_budget": best,
+                "seconds": by_budget[best],
+                "pairs_per_s": pairs / by_budget[best],
+                "useful_gflops": flops / by_budget[best] / 1e9,
+                "round_seconds": [float(sum(q[r][best] for q in per_query)) for r in range(rounds)],
+            }
+            continue
+        seconds = float(sum(np.median(q) for q in per_query))
+        out["systems"][name] = {
+            "seconds": seconds,
+            "pairs_per_s": pairs / seconds,
+            "round_seconds": [float(sum(q[r] for q in per_query)) for r in range(rounds)],
+        }
+        if name != "host pipeline (null graph)":
+            out["systems"][name]["useful_gflops"] = flops / seconds / 1e9
+    base = scores.get("fastrerank fp32")
+    for name, s in scores.items():
+        if base is not None and name != "host pipeline (null graph)" and name in out["systems"]:
+            out["systems"][name]["max_abs_diff_vs_fastrerank_fp32"] = float(
+                max(np.abs(np.array(a) - np.array(b)).max() for a, b in zip(s, base))
+            )
+    if base is not None and "fastrerank int8" in scores:
+        out["int8_top10_overlap_vs_fp32"] = _top10_overlap(scores["fastrerank int8"], base)
 
 
 def _sweep(options: Options, workload_file: Path, progress: Progress) -> dict[str, Any]:
@@ -286,56 +332,95 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The results as a Markdown report."""
-    sysres = results["systems"]
-    base = sysres.get("fastrerank fp32", {}).get("pairs_per_s")
-    m, w = results["machine"], results["workload"]
+def _spread(numerator: dict[str, Any], denominator: dict[str, Any]) -> str:
+    """The ratio of two systems' speeds round by round, as "rounds lo-hi"."""
+    ratios = [b / a for a, b in zip(numerator.get("round_seconds", []), denominator.get("round_seconds", [])) if a > 0]
+    return f"rounds {min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any], what: str) -> str:
+    """ "1.23 x WHAT (rounds 1.10-1.30)": how much faster ``a`` is than ``b``."""
+    spread = _spread(a, b)
+    return f"{a['pairs_per_s'] / b['pairs_per_s']:.2f} x {what}" + (f" ({spread})" if spread else "")
+
+
+def workload_markdown(name: str, w: dict[str, Any], threads: int) -> list[str]:
+    """One workload's table and ratios."""
+    sysres = w["systems"]
+    fp32 = sysres.get("fastrerank fp32", {})
+    base = fp32.get("pairs_per_s")
+    rows = w.get("rows", {})
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {m['threads']} threads for every system.",
-        f"Workload: {w['queries']} queries x {w['docs_per_query']} documents = {w['pairs']} pairs "
-        "(license text; lengths mixed from a few words to beyond the window); "
-        f"every system scores the same pairs (each document cut to one model window); median of the rounds.",
+        f"### Workload `{name}`: {w['queries']} queries x {w['docs_per_query']} documents = {w['pairs']} pairs",
+        "",
+        f"{w['what']}; rows (query + document + special tokens, one window each) median "
+        f"{rows.get('median_length', float('nan')):.0f}, mean {rows.get('mean_length', float('nan')):.0f} tokens.",
         "",
         "| system | pairs/s | x fastrerank fp32 | useful GFLOP/s | max abs score diff vs fastrerank fp32 |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, r in sysres.items():
+    for sysname, r in sysres.items():
         if "error" in r:
-            lines.append(f"| {name} | not run: {r['error']} | | | |")
+            lines.append(f"| {sysname} | not run: {r['error']} | | | |")
             continue
         ratio = f"{r['pairs_per_s'] / base:.2f}" if base else ""
         gflops = f"{r['useful_gflops']:.1f}" if "useful_gflops" in r else ""
         diff = f"{r['max_abs_diff_vs_fastrerank_fp32']:.1e}" if "max_abs_diff_vs_fastrerank_fp32" in r else ""
-        lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {ratio} | {gflops} | {diff} |")
-    c = results.get("ceiling")
-    if c:
-        budgets = ", ".join(f"{b}: {results['workload']['pairs'] / s:.1f}" for b, s in c["seconds_by_budget"].items())
+        lines.append(f"| {sysname} | {r['pairs_per_s']:.1f} | {ratio} | {gflops} | {diff} |")
+    ceilings = w.get("ceilings", {})
+    for cname, c in ceilings.items():
+        graph = "fused graph" if "fused" in cname else "the model's graph"
         lines.append(
-            f"| ceiling (zero padding, best budget {c['best_budget']}) | {c['pairs_per_s']:.1f} "
+            f"| {cname}: zero padding, plain ONNX Runtime on {graph}, best budget {c['best_budget']} | {c['pairs_per_s']:.1f} "
             f"| {c['pairs_per_s'] / base:.2f} | {c['useful_gflops']:.1f} | |"
             if base
-            else ""
+            else f"| {cname} | {c['pairs_per_s']:.1f} | | | |"
         )
-        lines += ["", f"Ceiling by batch token budget (pairs/s): {budgets}."]
     lines.append("")
-    if c and base:
-        for name in ("fastrerank fp32", "fastrerank fp32 fused", "fastrerank int8"):
-            if name in sysres and "pairs_per_s" in sysres[name]:
-                lines.append(f"- {name}: {sysres[name]['pairs_per_s'] / c['pairs_per_s']:.3f} x the fp32 zero-padding ceiling")
-    peers = [sysres[p]["pairs_per_s"] for p in systems.PEERS if p in sysres and "pairs_per_s" in sysres[p]]
+    for cname, c in ceilings.items():
+        budgets = ", ".join(f"{b}: {w['pairs'] / t:.1f}" for b, t in c["seconds_by_budget"].items())
+        lines.append(f"{cname.capitalize()} by batch token budget (pairs/s): {budgets}.")
+    lines.append("")
+    mine = [n for n in sysres if n.startswith("fastrerank") and "pairs_per_s" in sysres[n]]
+    for cname, c in ceilings.items():
+        for n in mine:
+            lines.append(f"- {n}: {_ratio(sysres[n], c, 'the zero-padding ' + cname)}")
+    peers = {p: sysres[p] for p in systems.PEERS if "pairs_per_s" in sysres.get(p, {})}
     if peers and base:
-        lines.append(f"- fastrerank fp32 vs the best peer: {base / max(peers):.2f} x")
-    if "fastrerank int8" in sysres and base and "pairs_per_s" in sysres["fastrerank int8"]:
+        best = max(peers, key=lambda p: peers[p]["pairs_per_s"])
+        each = "; ".join(_ratio(fp32, r, p) for p, r in peers.items())
+        lines.append(f"- fastrerank fp32 vs the best peer: {_ratio(fp32, peers[best], best)}; vs each peer: {each}")
+    int8 = sysres.get("fastrerank int8", {})
+    if base and "pairs_per_s" in int8:
         lines.append(
-            f"- int8 vs fp32: {sysres['fastrerank int8']['pairs_per_s'] / base:.2f} x, "
-            f"top-10 overlap {results.get('int8_top10_overlap_vs_fp32', float('nan')):.3f}"
+            f"- fastrerank int8: {_ratio(int8, fp32, 'fastrerank fp32')}, top-10 overlap with fp32 "
+            f"{w.get('int8_top10_overlap_vs_fp32', float('nan')):.3f}"
         )
-    rows = results["rows"]
-    lines.append(
-        f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones "
-        f"({100 * rows['padding_waste']:.1f}% waste); rows average {rows['mean_length']:.0f} tokens"
-    )
+    if rows:
+        lines.append(
+            f"- padding: fastrerank computes {rows['padded_tokens']} tokens for {rows['real_tokens']} real ones "
+            f"({100 * rows['padding_waste']:.1f}% waste)"
+        )
+    if w.get("timed_seconds"):
+        lines.append(
+            f"- other processes used {w['others_cpu_seconds']:.1f} CPU-seconds during the {w['timed_seconds']:.0f} s of timed runs "
+            f"({100 * w['others_cpu_seconds'] / (w['timed_seconds'] * threads):.1f}% of {threads} cores)"
+        )
+    return lines + [""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as a Markdown report."""
+    m = results["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {m['threads']} threads for every system.",
+        "Every system scores the same pairs (each document cut to one model window). Each round runs every query "
+        "of every workload on every system, their order rotating from query to query; a system's time is the sum "
+        "over queries of its median over the rounds; the spread is the ratio's lowest and highest round.",
+        "",
+    ]
+    for name, w in results["workloads"].items():
+        lines += workload_markdown(name, w, m["threads"])
     if results.get("host"):
         h = results["host"]
         for name, label in (

@@ -7,13 +7,15 @@ import argparse
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from fastrerank.bench.corpus import WORKLOADS
+
 __all__ = ["Options", "add_arguments", "options_from"]
 
 
 def _all_systems() -> list[str]:
     from fastrerank.bench import systems
 
-    return [*systems.SYSTEMS, "ceiling"]
+    return [*systems.SYSTEMS, *systems.CEILINGS]
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Options:
     out: Path = Path("bench-results")
     peer_python: str | None = None
     systems: list[str] = field(default_factory=_all_systems)
+    workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
     sweep: bool = True
     memory_calls: int = 2000
     host_calls: int = 200
@@ -44,8 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="model directory (model.onnx, tokenizer.json, config.json); e.g. the MiniLM-L6 test model: python models/minilm_test_model.py",
     )
     p.add_argument("--threads", type=int, default=2, help="threads for every system (default: 2)")
-    p.add_argument("--queries", type=int, default=3, help="queries in the workload (default: 3)")
+    p.add_argument("--queries", type=int, default=3, help="queries in each workload (default: 3)")
     p.add_argument("--docs", type=int, default=100, help="documents per query (default: 100)")
+    p.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated workloads, the first one also drives the plot (default: {','.join(WORKLOADS)}; see fastrerank.bench.corpus)",
+    )
     p.add_argument("--rounds", type=int, default=3, help="alternated rounds; the median is reported (default: 3)")
     p.add_argument("--systems", default=None, help="comma-separated subset of systems (default: all)")
     p.add_argument(
@@ -61,13 +69,17 @@ def options_from(args: argparse.Namespace) -> Options:
     """compare.Options from parsed arguments."""
     from fastrerank.bench import systems
 
-    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else [*systems.SYSTEMS, "ceiling"]
-    unknown = [s for s in chosen if s not in systems.SYSTEMS and s != "ceiling"]
+    known = [*systems.SYSTEMS, *systems.CEILINGS]
+    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else known
+    unknown = [s for s in chosen if s not in known]
     if unknown:
-        raise ValueError(f"unknown systems {unknown}; choose from {[*systems.SYSTEMS, 'ceiling']}")
+        raise ValueError(f"unknown systems {unknown}; choose from {known}")
+    workloads = [w.strip() for w in args.workloads.split(",")]
+    if not workloads or any(w not in WORKLOADS for w in workloads):
+        raise ValueError(f"--workloads must name some of {list(WORKLOADS)}, got {args.workloads!r}")
     if not (args.model / "model.onnx").is_file():
         raise FileNotFoundError(
             f"{args.model} has no model.onnx; build the test model with `python models/minilm_test_model.py` or pass a model directory"
         )
-    values = {f.name: getattr(args, f.name) for f in fields(Options) if f.name != "systems" and hasattr(args, f.name)}
-    return Options(**values, systems=chosen, sweep=not args.no_sweep)
+    values = {f.name: getattr(args, f.name) for f in fields(Options) if f.name not in ("systems", "workloads") and hasattr(args, f.name)}
+    return Options(**values, systems=chosen, workloads=workloads, sweep=not args.no_sweep)

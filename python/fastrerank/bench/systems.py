@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fastrerank.defaults import DEFAULT_FUSE
 from fastrerank.models import MODEL_FILES, TOKENIZER_FILES
 
 __all__ = ["FLOPS", "SYSTEMS", "Ranker", "encoder_shape", "one_window_rows"]
@@ -37,12 +38,15 @@ def _sigmoid(x: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64).reshape(-1)))
 
 
-def _fastrerank(precision: str, subdir: str = "") -> Callable[[Path, int, Path], Ranker]:
+def _fastrerank(precision: str, subdir: str = "", fuse: bool | None = None) -> Callable[[Path, int, Path], Ranker]:
+    """fastrerank on the model (or workdir/SUBDIR); ``fuse`` None: the Reranker's default."""
+
     def load(model: Path, threads: int, workdir: Path) -> Ranker:
         from fastrerank import Reranker
 
         # no token cache: the timed rounds repeat the workload, and the peers tokenize every time
-        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads, token_cache_bytes=0)
+        fusing = DEFAULT_FUSE if fuse is None else fuse
+        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads, token_cache_bytes=0, fuse=fusing)
 
         def rank(query: str, docs: list[str]) -> np.ndarray:
             scores = np.empty(len(docs))
@@ -173,15 +177,17 @@ def encoder_shape(model: Path) -> dict[str, int]:
 
 class Ceiling:
     """The same rows fastrerank builds, grouped by exact length (no padding at all), through
-    plain ONNX Runtime at several batch token budgets. Tokenization and packing not timed."""
+    plain ONNX Runtime at several batch token budgets. Tokenization and packing not timed.
+    ``fused``: on the fused copy of the graph (the benchmark's workdir/fused) instead of the
+    model's own file."""
 
     BUDGETS = (256, 512, 1024, 2048, 4096)
 
-    def __init__(self, model: Path, threads: int, workdir: Path) -> None:
+    def __init__(self, model: Path, threads: int, workdir: Path, fused: bool = False) -> None:
         from fastrerank import Reranker
 
         self.rr = Reranker(model, threads=threads)
-        self.session = _ort_session(model / "model.onnx", threads)
+        self.session = _ort_session((workdir / "fused" if fused else model) / "model.onnx", threads)
         self.names = {i.name for i in self.session.get_inputs()}
 
     def rows(self, query: str, docs: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -209,7 +215,8 @@ class Ceiling:
 
 SYSTEMS: dict[str, Callable[[Path, int, Path], Ranker]] = {
     "fastrerank fp32": _fastrerank("fp32"),
-    "fastrerank fp32 fused": _fastrerank("fp32", "fused"),
+    "fastrerank fp32 fused": _fastrerank("fp32", fuse=True),
+    "fastrerank fp32 unfused": _fastrerank("fp32", fuse=False),
     "fastrerank int8": _fastrerank("int8", "fused"),
     "sentence-transformers": _sentence_transformers,
     "fastembed": _fastembed,
@@ -218,3 +225,8 @@ SYSTEMS: dict[str, Callable[[Path, int, Path], Ranker]] = {
     "host pipeline (null graph)": _fastrerank("fp32", "null"),
 }
 PEERS = ("sentence-transformers", "fastembed", "flashrank", "onnxruntime loop")
+# the zero-padding ceilings: plain ONNX Runtime on the model's graph, and on its fused copy
+CEILINGS: dict[str, Callable[[Path, int, Path], Ceiling]] = {
+    "ceiling": Ceiling,
+    "ceiling (fused graph)": lambda model, threads, workdir: Ceiling(model, threads, workdir, fused=True),
+}

@@ -2,9 +2,11 @@
 
     python -m fastrerank.bench.worker --system NAME --model DIR --threads N --workdir W --workload FILE
 
-Prints one JSON line when loaded ({"ready": ...} or {"error": ...}), then answers each JSON
-command line with one JSON line:
-    {"cmd": "run"}                       the whole workload once: {"seconds", "scores"?}
+FILE holds the workloads by name (``corpus.save_workloads``). Prints one JSON line when loaded
+({"ready": ...} or {"error": ...}), then answers each JSON command line with one JSON line:
+    {"cmd": "run", "workload": name, "query": i, "scores": bool}
+                                         one query of a workload: {"seconds" (the ceiling:
+                                         "budgets": {budget: seconds}), "scores"?, "others"}
     {"cmd": "latency", "docs": n, "calls": k, "words": w?}   per-call latency of n documents
     {"cmd": "host", "calls": k}          host pipeline pairs/s, ~60-token documents (null graph)
     {"cmd": "memory", "calls": k}        resident memory over k calls of varied shapes
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from fastrerank.bench.corpus import Workload, make_workload
+from fastrerank.bench.corpus import Workload, load_workloads, make_workload
 
 
 def _rss_bytes() -> int:
@@ -34,18 +37,25 @@ def _reply(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _run(rank: Any, workload: Workload, want_scores: bool) -> dict[str, Any]:
-    scores = []
+def _others_busy() -> float:
+    """CPU seconds every other process has used so far (the machine's busy time minus ours):
+    how much the timed runs had to share the machine."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        mine = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (sum(fields) - fields[3] - fields[4] - int(mine[11]) - int(mine[12])) / ticks
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _run(rank: Any, query: str, docs: list[str], want_scores: bool) -> dict[str, Any]:
+    others = _others_busy()
     start = time.perf_counter()
-    for query, docs in zip(workload.queries, workload.documents):
-        scores.append(rank(query, docs))
-    seconds = time.perf_counter() - start
-    out: dict[str, Any] = {"seconds": seconds}
+    scores = rank(query, docs)
+    out: dict[str, Any] = {"seconds": time.perf_counter() - start, "others": _others_busy() - others}
     if want_scores:
-        out["scores"] = [s.tolist() for s in scores]
-    rr = getattr(rank, "reranker", None)
-    if rr is not None:
-        out["session_seconds"] = rr.stats().model_seconds
+        out["scores"] = scores.tolist()
     return out
 
 
@@ -131,12 +141,12 @@ def main() -> None:
 
     from fastrerank.bench import systems
 
-    workload = Workload.load(args.workload)
+    workloads = load_workloads(args.workload)
     start = time.perf_counter()
     try:
-        if args.system == "ceiling":
-            ceiling = systems.Ceiling(args.model, args.threads, args.workdir)
-            groups = [ceiling.rows(q, d) for q, d in zip(workload.queries, workload.documents)]
+        if args.system in systems.CEILINGS:
+            ceiling = systems.CEILINGS[args.system](args.model, args.threads, args.workdir)
+            groups = {name: [ceiling.rows(q, d) for q, d in zip(w.queries, w.documents)] for name, w in workloads.items()}
             rank = None
         else:
             rank = systems.SYSTEMS[args.system](args.model, args.threads, args.workdir)
@@ -150,9 +160,12 @@ def main() -> None:
         if cmd["cmd"] == "quit":
             break
         if cmd["cmd"] == "run" and rank is None:
-            _reply({"budgets": {b: sum(ceiling.run(g, b) for g in groups) for b in systems.Ceiling.BUDGETS}})
+            others = _others_busy()
+            budgets = {b: ceiling.run(groups[cmd["workload"]][cmd["query"]], b) for b in systems.Ceiling.BUDGETS}
+            _reply({"budgets": budgets, "others": _others_busy() - others})
         elif cmd["cmd"] == "run":
-            _reply(_run(rank, workload, cmd.get("scores", False)))
+            w = workloads[cmd["workload"]]
+            _reply(_run(rank, w.queries[cmd["query"]], w.documents[cmd["query"]], cmd.get("scores", False)))
         elif cmd["cmd"] == "latency":
             _reply(_latency(rank, cmd["docs"], cmd["calls"], cmd.get("seed", 1), cmd.get("words")))
         elif cmd["cmd"] == "host":

@@ -1,0 +1,215 @@
+"""int8 and fp16 against fp32 on held-out man pages: agreement, MRR@10 and (apart) speed.
+
+    python benchmarks/agreement.py MODEL_DIR [--faq] [--schemes a,b] [--out FILE]       # agreement
+    python benchmarks/agreement.py MODEL_DIR --time [--time-queries 8] [--rounds 3]     # speed only
+
+MODEL_DIR is a fastrerank model directory (model.onnx, tokenizer.json, config.json): the man-page
+model (``python models/finetune_manpages.py``) or the random-head test model. Every variant is
+made here from the fused fp32 graph (what a plain fp32 load runs): each int8 scheme of SCHEMES
+(dynamic quantisation, per channel; 7-bit weights on CPUs without VNNI, as the export does) and
+fp16. Agreement: the held-out set of models/manpages.py (100 queries x 30 candidates, pages never
+trained on) and with ``--faq`` the Debian FAQ; per variant MRR@10, top-10 overlap, Spearman and
+the largest score difference against fp32, TF-IDF's MRR@10 beside. ``--time`` instead times fp32
+and each int8 scheme on the first queries, rounds alternating, one process: run it alone under
+``flock -x /work/cpu.lock`` (a few minutes), the agreement part under ``flock -s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "models"))
+
+import manpages  # noqa: E402
+
+from fastrerank import Reranker, fusion  # noqa: E402
+from fastrerank.cpu import has_vnni  # noqa: E402
+from fastrerank.export import convert_fp16, ffn_output_matmuls, quantize_int8, spearman, top_k_overlap  # noqa: E402
+
+
+def layer_nodes(model: Path) -> dict[str, list[str]]:
+    """The quantisable nodes of a fused BERT graph by kind, in layer order: ``qkv`` (Attention),
+    ``out``, ``up``, ``down`` (MatMul) and ``head`` (MatMul/Gemm after the last layer norm)."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    down = set(ffn_output_matmuls(graph))
+    last_norm = max(i for i, n in enumerate(graph.node) if n.op_type in ("SkipLayerNormalization", "LayerNormalization"))
+    kinds: dict[str, list[str]] = {"qkv": [], "out": [], "up": [], "down": [], "head": []}
+    for i, n in enumerate(graph.node):
+        if i > last_norm and n.op_type in ("MatMul", "Gemm"):
+            kinds["head"].append(n.name)
+        elif n.op_type == "Attention":
+            kinds["qkv"].append(n.name)
+        elif n.op_type == "MatMul":
+            kinds["down" if n.name in down else "out" if "attention" in n.name.lower() else "up"].append(n.name)
+    return kinds
+
+
+# int8 scheme -> the nodes it keeps in fp32 (the embeddings always stay fp32; so does the head)
+SCHEMES: dict[str, Callable[[dict[str, list[str]]], list[str]]] = {
+    "all": lambda k: k["head"],
+    "keep-down": lambda k: k["head"] + k["down"],
+    "keep-down+last-up": lambda k: k["head"] + k["down"] + k["up"][-2:],
+    "keep-last-2-layers": lambda k: k["head"] + [n for kind in ("qkv", "out", "up", "down") for n in k[kind][-2:]],
+}
+
+
+def variants(model: Path, work: Path, schemes: list[str], fp16: bool) -> dict[str, tuple[Path, str]]:
+    """name -> (model directory, precision): fp32 (fused), one int8 per scheme, fp16."""
+    config = json.loads((model / "config.json").read_text())
+    fused = fusion.fused_copy(model / "model.onnx", config) or model / "model.onnx"
+    kinds = layer_nodes(fused)
+    out = {"fp32": (model, "fp32")}
+    for scheme in schemes:
+        d = work / scheme
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("tokenizer.json", "config.json", "model.onnx"):
+            shutil.copyfile(model / name, d / name)
+        if not (d / "model_int8.onnx").is_file():
+            quantize_int8(fused, d / "model_int8.onnx", reduce_range=not has_vnni(), keep=SCHEMES[scheme](kinds))
+        out[f"int8 {scheme}"] = (d, "int8")
+    if fp16:
+        d = work / "fp16"
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("tokenizer.json", "config.json", "model.onnx"):
+            shutil.copyfile(model / name, d / name)
+        if not (d / "model_fp16.onnx").is_file():
+            convert_fp16(fused, d / "model_fp16.onnx")
+        out["fp16"] = (d, "fp16")
+    return out
+
+
+def scores(rr: Reranker, queries: list[manpages.Query]) -> list[np.ndarray]:
+    """Each query's candidate scores, by candidate index."""
+    out = []
+    for q in queries:
+        s = np.empty(len(q.candidates))
+        for r in rr.rerank(q.text, q.candidates, max_windows_per_doc=1).results:
+            s[r.index] = r.relevance_score
+        out.append(s)
+    return out
+
+
+def mrr10(all_scores: list[np.ndarray], queries: list[manpages.Query]) -> float:
+    """Mean reciprocal rank of the relevant candidate, 0 past rank 10 (ties to the lower index)."""
+    ranks = [int(np.lexsort((np.arange(len(s)), -s)).tolist().index(q.relevant)) + 1 for s, q in zip(all_scores, queries)]
+    return float(np.mean([1 / r if r <= 10 else 0.0 for r in ranks]))
+
+
+def agreement(model: Path, work: Path, sets: dict[str, list[manpages.Query]], schemes: list[str], threads: int) -> dict:
+    """Per set and variant: MRR@10 and agreement with fp32."""
+    out: dict = {}
+    found = variants(model, work, schemes, fp16=True)
+    for set_name, queries in sets.items():
+        tfidf = [np.array(manpages.Tfidf(q.candidates).scores(q.text)) for q in queries]
+        rows: dict = {"tf-idf": {"mrr10": mrr10(tfidf, queries)}}
+        base = None
+        for name, (d, precision) in found.items():
+            try:
+                got = scores(Reranker(d, precision=precision, threads=threads, token_cache_bytes=0), queries)
+            except Exception as e:  # fp16 kernels missing on this CPU's execution provider, ...
+                rows[name] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
+                continue
+            base = got if name == "fp32" else base
+            rows[name] = {"mrr10": mrr10(got, queries), "spread": float(np.mean([s.std() for s in got]))}
+            if name != "fp32" and base is not None:
+                rows[name] |= {
+                    "top10_overlap": float(np.mean([top_k_overlap(a, b) for a, b in zip(got, base)])),
+                    "spearman": float(np.mean([spearman(a, b) for a, b in zip(got, base)])),
+                    "max_abs_diff": float(max(np.abs(a - b).max() for a, b in zip(got, base))),
+                }
+            print(set_name, name, rows[name], file=sys.stderr, flush=True)
+        out[set_name] = {"queries": len(queries), "candidates": len(queries[0].candidates), "rows": rows}
+    return out
+
+
+def timing(model: Path, work: Path, queries: list[manpages.Query], schemes: list[str], threads: int, rounds: int) -> dict:
+    """Seconds per variant (median of rounds, the variants' order rotating), fp32 = 1."""
+    found = {n: v for n, v in variants(model, work, schemes, fp16=False).items()}
+    rankers = {n: Reranker(d, precision=p, threads=threads, token_cache_bytes=0) for n, (d, p) in found.items()}
+    for rr in rankers.values():
+        scores(rr, queries[:1])  # warm-up
+    times: dict[str, list[float]] = {n: [] for n in rankers}
+    names = list(rankers)
+    for r in range(rounds):
+        for n in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            scores(rankers[n], queries)
+            times[n].append(time.perf_counter() - start)
+    pairs = sum(len(q.candidates) for q in queries)
+    med = {n: float(np.median(t)) for n, t in times.items()}
+    return {n: {"pairs_per_s": pairs / med[n], "x_fp32": med["fp32"] / med[n], "round_seconds": times[n]} for n in names}
+
+
+def markdown(model: Path, results: dict) -> str:
+    lines = [f"Model `{model}`."]
+    for set_name, s in results.get("agreement", {}).items():
+        lines += [
+            "",
+            f"{set_name}: {s['queries']} queries x {s['candidates']} candidates.",
+            "",
+            "| variant | MRR@10 | top-10 overlap vs fp32 | Spearman vs fp32 | max abs score diff | mean score std per query |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, r in s["rows"].items():
+            if "error" in r:
+                lines.append(f"| {name} | not run: {r['error']} | | | | |")
+                continue
+            cells = [f"{r[k]:.3f}" if k in r else "" for k in ("mrr10", "top10_overlap", "spearman")]
+            cells += [f"{r['max_abs_diff']:.3f}" if "max_abs_diff" in r else "", f"{r['spread']:.3f}" if "spread" in r else ""]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    t = results.get("timing")
+    if t:
+        lines += ["", "| variant | pairs/s | x fp32 | seconds by round |", "| --- | ---: | ---: | --- |"]
+        for name, r in t.items():
+            lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {r['x_fp32']:.2f} | {', '.join(f'{x:.2f}' for x in r['round_seconds'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", type=Path)
+    p.add_argument("--schemes", default="keep-down,all,keep-down+last-up", help=f"int8 schemes, of {list(SCHEMES)}")
+    p.add_argument("--faq", action="store_true", help="also the Debian FAQ (apt-get download debian-faq, cached in .cache)")
+    p.add_argument("--time", action="store_true", help="time fp32 and the int8 schemes instead (run under flock -x)")
+    p.add_argument("--queries", type=int, default=None, help="the first N held-out queries only (default: all)")
+    p.add_argument("--time-queries", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--work", type=Path, default=ROOT / ".cache" / "agreement")
+    p.add_argument("--out", type=Path, default=None, help="write FILE.json and FILE.md")
+    args = p.parse_args()
+    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    unknown = [s for s in schemes if s not in SCHEMES]
+    if unknown:
+        raise SystemExit(f"unknown schemes {unknown}; choose from {list(SCHEMES)}")
+    work = args.work / args.model.resolve().name
+    heldout = manpages.heldout_set(manpages.pages())[: args.queries]
+    results: dict = {"model": str(args.model), "int8_reduce_range": not has_vnni()}
+    if args.time:
+        results["timing"] = timing(args.model, work, heldout[: args.time_queries], schemes, args.threads, args.rounds)
+    else:
+        sets = {"held-out man pages": heldout}
+        if args.faq:
+            sets["Debian FAQ"] = manpages.faq_set(manpages.fetch_faq(ROOT / ".cache" / "debian-faq"))
+        results["agreement"] = agreement(args.model, work, sets, schemes, args.threads)
+    report = markdown(args.model, results)
+    sys.stdout.write(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+        args.out.with_suffix(".md").write_text(report)
+
+
+if __name__ == "__main__":
+    main()
