@@ -41,7 +41,7 @@ def test_session_run(benchmark, reranker):
     mask = np.ones_like(input_ids)
     types = np.zeros_like(input_ids)
     types[:, 64:] = 1
-    session = Session(reranker.model_file, threads=reranker.threads)
+    session = Session(reranker.session_file, threads=reranker.threads)
     logits = benchmark(session.run, input_ids, mask, types)
     assert logits.shape[0] == 8 and np.all(np.isfinite(logits))
     benchmark.extra_info.update(rows=8, tokens=8 * 128, threads=reranker.threads)

@@ -37,8 +37,10 @@ def test_fused_copy_is_made_once_and_exact(tiny_models, home, name):
 
 def test_reranker_runs_the_fused_copy_with_the_same_scores(tiny_models, home):
     query = "what is the capital"
-    fused = Reranker(tiny_models["bert-2"], normalize="none").rerank(query, DOCUMENTS)
-    plain = Reranker(tiny_models["bert-2"], normalize="none", fuse=False).rerank(query, DOCUMENTS)
+    fusing, not_fusing = Reranker(tiny_models["bert-2"], normalize="none"), Reranker(tiny_models["bert-2"], normalize="none", fuse=False)
+    assert fusing.model_file == not_fusing.model_file == not_fusing.session_file == tiny_models["bert-2"] / "model.onnx"
+    assert fusing.session_file.parent.parent == home / "fused"
+    fused, plain = fusing.rerank(query, DOCUMENTS), not_fusing.rerank(query, DOCUMENTS)
     assert [r.index for r in fused.results] == [r.index for r in plain.results]
     a = np.array([r.relevance_score for r in fused.results])
     b = np.array([r.relevance_score for r in plain.results])

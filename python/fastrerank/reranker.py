@@ -139,6 +139,7 @@ class Reranker:
             window = min(window or files.entry.max_length, files.entry.max_length)
         self._max_length = _check_max_length(max_length, window, self._template.special_tokens)
 
+        self._model_file: Path = files.onnx
         onnx = files.onnx
         if fuse and precision == "fp32" and _runs_on_cpu(device):
             onnx = fusion.fused_copy(files.onnx, files.config) or files.onnx
@@ -160,7 +161,13 @@ class Reranker:
 
     @property
     def model_file(self) -> Path:
-        """The ONNX file that runs (``model.onnx``, ``model_int8.onnx``, ...)."""
+        """The model's ONNX file (``model.onnx``, ``model_int8.onnx``, ...)."""
+        return self._model_file
+
+    @property
+    def session_file(self) -> Path:
+        """The ONNX file ONNX Runtime runs: :attr:`model_file`, or for fp32 on CPU its fused
+        copy in $FASTRERANK_HOME/fused (``fuse=``)."""
         return self._session.model_path
 
     @property
