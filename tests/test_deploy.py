@@ -112,14 +112,15 @@ def test_scalers_use_the_servers_queue_gauge(manifests, server):
 
 def test_recipes_name_a_model_the_registry_knows(manifests):
     """A name outside the registry would still be tried on the Hub, without its pinned
-    revision and shipped ONNX files: the recipes use the registry's spelling."""
+    revision and shipped ONNX files: the recipes use the registry's current id (not a former one)."""
     args = serve_args(container(manifests))
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     (cmd,) = re.findall(r"^CMD (.*)$", dockerfile, re.M)
     docker_args = build_parser().parse_args(yaml.safe_load(cmd)[1:])
     ray_args = documents(DEPLOY / "ray" / "serve.yaml")[0]["applications"][0]["args"]
     for model in (args.model, docker_args.model, ray_args["model"]):
-        assert registry.lookup(model) is not None, f"{model} is not in models/registry.json"
+        entry = registry.lookup(model)
+        assert entry is not None and entry.name == model, f"{model} is not a current id in models/registry.json"
 
 
 def test_ray_serve_config_builds_the_library_app(tiny_models):
