@@ -156,7 +156,11 @@ def main() -> None:
     docs = [answer for _, answer in pairs]
     query = pairs[len(pairs) // 2][0]
     rr = Reranker(args.model)
-    rows = [measure(rr, query, docs, top_n, t, args.repeats) for t in args.span_tokens for top_n in (3, None)]
+    rows = []
+    for t in args.span_tokens:
+        for top_n in (3, None):
+            rows.append(measure(rr, query, docs, top_n, t, args.repeats))
+            print(json.dumps(rows[-1]), flush=True)  # each row as soon as it is measured
     report = {"source": source, "documents": len(docs), "query": query, "model": str(args.model), "threads": rr.threads}
     report |= {"query_tokens": len(rr.encode([query])[0]), "sentence_tokens": sentence_tokens(rr, docs), "rows": rows}
     print(json.dumps(report, indent=1))
