@@ -42,10 +42,11 @@ def _fastrerank(precision: str, subdir: str = "", fuse: bool | None = None) -> C
 
     def load(model: Path, threads: int, workdir: Path) -> Ranker:
         from fastrerank import Reranker
+        from fastrerank.defaults import DEFAULT_FUSE
 
         # no token cache: the timed rounds repeat the workload, and the peers tokenize every time
-        fusing = {} if fuse is None else {"fuse": fuse}
-        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads, token_cache_bytes=0, **fusing)
+        fused = DEFAULT_FUSE if fuse is None else fuse
+        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads, token_cache_bytes=0, fuse=fused)
 
         def rank(query: str, docs: list[str]) -> np.ndarray:
             scores = np.empty(len(docs))
