@@ -37,7 +37,7 @@ def test_fused_copy_is_made_once_and_exact(tiny_models, home, name):
 
 def test_reranker_runs_the_fused_copy_with_the_same_scores(tiny_models, home):
     query = "what is the capital"
-    fused = Reranker(tiny_models["bert-2"], normalize="none").rerank(query, DOCUMENTS)
+    fused = Reranker(tiny_models["bert-2"], normalize="none", fuse=True).rerank(query, DOCUMENTS)
     plain = Reranker(tiny_models["bert-2"], normalize="none", fuse=False).rerank(query, DOCUMENTS)
     assert [r.index for r in fused.results] == [r.index for r in plain.results]
     a = np.array([r.relevance_score for r in fused.results])
@@ -45,6 +45,8 @@ def test_reranker_runs_the_fused_copy_with_the_same_scores(tiny_models, home):
     # the probe batch is held to FUSED_TOLERANCE; longer real rows to the fidelity bar
     assert np.abs(a - b).max() <= FP32_TOLERANCE
     assert len(list((home / "fused").glob("*/model.onnx"))) == 1  # fuse=False made nothing
+    Reranker(tiny_models["bert-1"])
+    assert len(list((home / "fused").glob("*/model.onnx"))) == 1  # nor does the default
 
 
 def test_a_copy_off_by_more_than_the_tolerance_is_not_used(tiny_models, home, monkeypatch):
