@@ -47,7 +47,11 @@ echo "## Parity, fp32 (benchmarks/parity.py)"
 python benchmarks/parity.py
 echo
 echo "## Peer comparison (benchmarks/compare.py)"
-extra=(--queries 1 --docs 50 --rounds 2 --no-sweep --memory-calls 200)
+# the quick run: one workload and one row per system (FULL=1: both workloads, the fused and
+# unfused rows, both ceilings, the sweeps)
+quick_systems="fastrerank fp32,fastrerank fp32 fused,fastrerank int8,sentence-transformers,fastembed,flashrank,onnxruntime loop"
+quick_systems+=",host pipeline (null graph),ceiling"
+extra=(--queries 1 --docs 50 --rounds 2 --no-sweep --memory-calls 200 --workloads mixed --systems "$quick_systems")
 if [ -n "${FULL:-}" ]; then
   extra=()
 fi

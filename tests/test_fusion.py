@@ -37,7 +37,8 @@ def test_fused_copy_is_made_once_and_exact(tiny_models, home, name):
 
 def test_reranker_runs_the_fused_copy_with_the_same_scores(tiny_models, home):
     query = "what is the capital"
-    fusing, not_fusing = Reranker(tiny_models["bert-2"], normalize="none"), Reranker(tiny_models["bert-2"], normalize="none", fuse=False)
+    fusing = Reranker(tiny_models["bert-2"], normalize="none", fuse=True)
+    not_fusing = Reranker(tiny_models["bert-2"], normalize="none", fuse=False)
     assert fusing.model_file == not_fusing.model_file == not_fusing.session_file == tiny_models["bert-2"] / "model.onnx"
     assert fusing.session_file.parent.parent == home / "fused"
     fused, plain = fusing.rerank(query, DOCUMENTS), not_fusing.rerank(query, DOCUMENTS)
@@ -47,6 +48,8 @@ def test_reranker_runs_the_fused_copy_with_the_same_scores(tiny_models, home):
     # the probe batch is held to FUSED_TOLERANCE; longer real rows to the fidelity bar
     assert np.abs(a - b).max() <= FP32_TOLERANCE
     assert len(list((home / "fused").glob("*/model.onnx"))) == 1  # fuse=False made nothing
+    Reranker(tiny_models["bert-1"])
+    assert len(list((home / "fused").glob("*/model.onnx"))) == 1  # nor does the default
 
 
 def test_a_copy_off_by_more_than_the_tolerance_is_not_used(tiny_models, home, monkeypatch):

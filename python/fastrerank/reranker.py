@@ -93,9 +93,9 @@ class Reranker:
         batch_overhead: what one more model call costs, in padded tokens: batches are cut to
             minimise calls x this + padded tokens (default 64 on CPU); -1 fills every batch to
             the budget (the CUDA default).
-        fuse: fp32 on CPU runs ONNX Runtime's fused copy of the graph (made once per model file
-            and cached in $FASTRERANK_HOME/fused, used only when its logits match the model's
-            within 1e-5; needs the ``onnx`` package); False runs the file as it is.
+        fuse: True runs fp32 on CPU on ONNX Runtime's fused copy of the graph (made once per
+            model file and cached in $FASTRERANK_HOME/fused, used only when its logits match the
+            model's within 1e-5; needs the ``onnx`` package); False (default) runs the file as it is.
 
     Every option is checked before the model is loaded. One Reranker may be shared by many
     threads; their calls run in parallel.
