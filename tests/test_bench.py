@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from unittest import mock
 
 from fastrerank.bench import compare, corpus
 from fastrerank.bench.null_model import build as build_null
@@ -77,5 +78,7 @@ def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
     assert "### Workload `mixed`" in report and "### Workload `short`" in report
     assert "fastrerank fp32" in capsys.readouterr().out
     assert [draw.__name__ for draw in compare.plot_panels(results)] == ["_plot_systems"]  # no sweep ran: no empty panels
+    for draw in compare.plot_panels(results):  # each panel draws from what a run writes (on a stand-in Axes)
+        draw(mock.MagicMock(), results)
     sweep = {"docs": {"10": {}}, "threads": {"1": {}}, "overhead": {}}
     assert len(compare.plot_panels(results | {"sweep": sweep})) == 4

@@ -498,7 +498,8 @@ def _plot_systems(ax: Any, results: dict[str, Any]) -> None:
     colors = ["tab:blue" if n.startswith("fastrerank") else "tab:green" if n == "ceiling" else "tab:gray" for n in names]
     ax.barh(names, values, color=colors)
     ax.set_xlabel("pairs/s")
-    ax.set_title(f"Same model, workload and threads ({results['workload']['pairs']} pairs)")
+    name, workload = next(iter(results["workloads"].items()))  # the systems' figures are the first workload's
+    ax.set_title(f"Same model and threads, workload {name} ({workload['pairs']} pairs)")
     ax.invert_yaxis()
 
 
