@@ -7,9 +7,9 @@
 #      transformers / sentence-transformers;
 #   4. runs the peer comparison (fastrerank bench --compare): bench-results.md, .json, .png.
 # It prints the tables and the files it wrote; installs and builds go to .cache/main-logs/ (shown
-# when a step fails). About 8 minutes on 2 cores from a fresh clone with a warm pip cache (1 query
-# x 50 documents, 2 rounds); FULL=1 runs the long comparison (3 x 100, 3 rounds, latency and thread
-# sweeps: about 40 minutes). Uses the active virtualenv, or makes ./.venv (and ./.venv-peers).
+# when a step fails). About 5-6 minutes on 2 cores from a fresh clone with a warm pip cache (1 query
+# x 50 documents, one workload, 2 rounds); FULL=1 runs the long comparison (3 x 100, both
+# workloads, every row, 3 rounds, latency and thread sweeps: 40 minutes or more). Uses the active virtualenv, or makes ./.venv (and ./.venv-peers).
 # Extra arguments go to the comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
