@@ -102,7 +102,7 @@ def test_pair_scorer_says_what_is_wrong(model):
     assert scorer({"query": np.array(["a"]), "document": np.array(["b"])})["score"].shape == (1,)  # still works
 
 
-def test_pair_scorer_uses_score_pairs_where_the_reranker_has_it(model):
+def test_pair_scorer_scores_through_score_pairs(model):
     class WithScorePairs(Reranker):
         def score_pairs(self, pairs, max_tokens_per_doc=4096, *, show_progress=False):
             self.asked = (list(pairs), max_tokens_per_doc)

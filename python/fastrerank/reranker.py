@@ -429,7 +429,7 @@ class Reranker:
         (through ``huggingface_hub``); without it, ``show_progress=True`` raises ImportError before
         any work.
         """
-        limits = DocumentLimits(max_tokens_per_doc, max_windows_per_doc, truncation_side)
+        limits = _limits(max_tokens_per_doc, max_windows_per_doc, truncation_side)
         how = None if normalize is None else inputs.check_normalize(normalize)
         items = inputs.check_pairs(pairs)
         bar = _progress_bar(len(pairs) if isinstance(pairs, Sized) else None) if inputs.check_flag(show_progress, "show_progress") else None

@@ -23,8 +23,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
 from fastrerank.defaults import DEFAULT_MAX_TOKENS_PER_DOC
 from fastrerank.engine import DocumentLimits
 from fastrerank.reranker import Reranker
@@ -102,9 +100,8 @@ class PairScorer:
         for arg, name in (("query_column", self.query_column), ("document_column", self.document_column)):
             if name not in columns:
                 raise ValueError(f"the batch has no column {name!r} (it has {columns}); pass {arg}=... to PairScorer")
-        scores = _pair_scores(
-            self.reranker, _strings(batch[self.query_column]), _strings(batch[self.document_column]), self.max_tokens_per_doc
-        )
+        pairs = list(zip(_strings(batch[self.query_column]), _strings(batch[self.document_column])))
+        scores = self.reranker.score_pairs(pairs, self.max_tokens_per_doc)
         if isinstance(batch, Mapping):
             return {**batch, self.score_column: scores}
         return batch.assign(**{self.score_column: scores})
@@ -112,24 +109,6 @@ class PairScorer:
 
 def _strings(column: Any) -> list[Any]:
     return column.tolist() if hasattr(column, "tolist") else list(column)
-
-
-def _pair_scores(reranker: Reranker, queries: Sequence[str], documents: Sequence[str], max_tokens_per_doc: int) -> np.ndarray:
-    """Row-aligned float32 scores of (queries[i], documents[i]): ``Reranker.score_pairs`` where
-    the Reranker has it; else each distinct query encoded once with its documents, all scored
-    in one pass (their pairs share token-budget batches) and scattered back to the rows."""
-    score_pairs = getattr(reranker, "score_pairs", None)
-    if score_pairs is not None:
-        return np.asarray(score_pairs(list(zip(queries, documents)), max_tokens_per_doc), dtype=np.float32)
-    rows: dict[str, list[int]] = {}
-    for i, query in enumerate(queries):
-        rows.setdefault(query, []).append(i)
-    limits = DocumentLimits(max_tokens_per_doc)
-    requests = [reranker.encode_request(query, [documents[i] for i in at], limits) for query, at in rows.items()]
-    scores = np.empty(len(queries), dtype=np.float32)
-    for at, scored in zip(rows.values(), reranker.score_encoded(requests)):
-        scores[at] = scored.scores
-    return scores
 
 
 # ---- Ray Serve ---------------------------------------------------------------------------------
@@ -294,7 +273,7 @@ def _deployment_class() -> type:
             """One batch of chunks from concurrent requests: one engine pass on the engine
             thread (the GIL is released while the model runs, so the loop keeps serving)."""
             try:
-                seconds, _ = await asyncio.get_running_loop().run_in_executor(self._engine_thread, score_parts, self.reranker, chunks)
+                seconds = await asyncio.get_running_loop().run_in_executor(self._engine_thread, score_parts, self.reranker, chunks)
             except Exception as e:  # answers this batch's requests with 500, not the replica
                 raise EngineFailed("the engine failed on this request") from e  # the cause goes to the log, not the client
             observe_step(self.server.metrics, chunks, seconds)

@@ -326,7 +326,7 @@ class Batcher:
                 continue
             self._in_flight = sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in step)
             try:
-                seconds, _ = await loop.run_in_executor(self._engine_thread, score_parts, self.engine, step)
+                seconds = await loop.run_in_executor(self._engine_thread, score_parts, self.engine, step)
             except asyncio.CancelledError:  # close() gave up waiting: answer this batch's requests too
                 for job, _, _ in step:
                     self.cancel(job, _shut_down())
@@ -420,10 +420,10 @@ def _shut_down() -> ShuttingDown:
     return ShuttingDown("the server shut down before this request was served; retry on another replica")
 
 
-def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> tuple[float, int]:
+def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> float:
     """Scores pairs ``first:end`` (dispatch order) of each part's job into the job's ``scores``
     and ``windows``, all parts together (one engine call per normalisation asked for); returns
-    (seconds in the engine, tokens scored). Blocking: call it off the event loop."""
+    the seconds in the engine. Blocking: call it off the event loop."""
     by_normalize: dict[str | None, list[tuple[Job, int, int]]] = {}
     for part in parts:
         by_normalize.setdefault(part[0].normalize, []).append(part)
@@ -437,7 +437,7 @@ def score_parts(engine: Engine, parts: Sequence[tuple[Job, int, int]]) -> tuple[
             where = job.prep.order[first:end]
             job.scores[where] = s.scores
             job.windows[where] = s.windows
-    return seconds, sum(int(job.prep.cum_tokens[end] - job.prep.cum_tokens[first]) for job, first, end in parts)
+    return seconds
 
 
 def observe_step(metrics: Metrics, parts: Sequence[tuple[Job, int, int]], seconds: float) -> None:
