@@ -28,12 +28,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import manpages  # noqa: E402
 
+import smoothquant  # noqa: E402
 from fastrerank import Reranker, fusion  # noqa: E402
 from fastrerank.cpu import has_vnni  # noqa: E402
-from fastrerank.export import convert_fp16, ffn_output_matmuls, quantize_int8, spearman, top_k_overlap  # noqa: E402
+from fastrerank.export import convert_fp16, ffn_output_matmuls, head_matmuls, quantize_int8, spearman, top_k_overlap  # noqa: E402
 
 
 def layer_nodes(model: Path) -> dict[str, list[str]]:
@@ -43,12 +45,12 @@ def layer_nodes(model: Path) -> dict[str, list[str]]:
 
     graph = onnx.load(str(model), load_external_data=False).graph
     down = set(ffn_output_matmuls(graph))
-    last_norm = max(i for i, n in enumerate(graph.node) if n.op_type in ("SkipLayerNormalization", "LayerNormalization"))
-    kinds: dict[str, list[str]] = {"qkv": [], "out": [], "up": [], "down": [], "head": []}
-    for i, n in enumerate(graph.node):
-        if i > last_norm and n.op_type in ("MatMul", "Gemm"):
-            kinds["head"].append(n.name)
-        elif n.op_type == "Attention":
+    head = head_matmuls(graph)
+    kinds: dict[str, list[str]] = {"qkv": [], "out": [], "up": [], "down": [], "head": head}
+    for n in graph.node:
+        if n.name in head:
+            continue
+        if n.op_type == "Attention":
             kinds["qkv"].append(n.name)
         elif n.op_type == "MatMul":
             kinds["down" if n.name in down else "out" if "attention" in n.name.lower() else "up"].append(n.name)
@@ -61,7 +63,28 @@ SCHEMES: dict[str, Callable[[dict[str, list[str]]], list[str]]] = {
     "keep-down": lambda k: k["head"] + k["down"],
     "keep-down+last-up": lambda k: k["head"] + k["down"] + k["up"][-2:],
     "keep-last-2-layers": lambda k: k["head"] + [n for kind in ("qkv", "out", "up", "down") for n in k[kind][-2:]],
+    "keep-down-but-last": lambda k: k["head"] + k["down"][:-1],
+    "keep-down-but-last-2": lambda k: k["head"] + k["down"][:-2],  # the export's (INT8_DOWN_LAYERS = 2)
+    # SmoothQuant (benchmarks/smoothquant.py, calibrated on the probe set) on the down-projections'
+    # inputs, then everything quantised: the same keep list as "all", from the smoothed graph
+    "smooth-down": lambda k: k["head"],
 }
+SMOOTHED = {"smooth-down": ("down",)}  # scheme -> the kinds of nodes whose inputs are smoothed first
+
+
+def probe_batches(model: Path) -> list[dict[str, np.ndarray]]:
+    """The model's feeds for the built-in probe set (each query against every probe document)."""
+    from fastrerank import probes
+    from fastrerank.bench.systems import one_window_rows
+
+    rr = Reranker(model, token_cache_bytes=0)
+    out = []
+    for query in probes.QUERIES:
+        plan = one_window_rows(rr, query, list(probes.DOCUMENTS), 4096)
+        for b in range(len(plan)):
+            ids, mask, types, _ = plan.batch(b)
+            out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+    return out
 
 
 def variants(model: Path, work: Path, schemes: list[str], fp16: bool) -> dict[str, tuple[Path, str]]:
@@ -76,7 +99,11 @@ def variants(model: Path, work: Path, schemes: list[str], fp16: bool) -> dict[st
         for name in ("tokenizer.json", "config.json", "model.onnx"):
             shutil.copyfile(model / name, d / name)
         if not (d / "model_int8.onnx").is_file():
-            quantize_int8(fused, d / "model_int8.onnx", reduce_range=not has_vnni(), keep=SCHEMES[scheme](kinds))
+            src = fused
+            if scheme in SMOOTHED:
+                src = d / "smoothed.onnx"
+                smoothquant.smooth(fused, src, [n for kind in SMOOTHED[scheme] for n in kinds[kind]], probe_batches(model))
+            quantize_int8(src, d / "model_int8.onnx", reduce_range=not has_vnni(), keep=SCHEMES[scheme](kinds))
         out[f"int8 {scheme}"] = (d, "int8")
     if fp16:
         d = work / "fp16"
@@ -179,7 +206,7 @@ def markdown(model: Path, results: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", type=Path)
-    p.add_argument("--schemes", default="keep-down,all,keep-down+last-up", help=f"int8 schemes, of {list(SCHEMES)}")
+    p.add_argument("--schemes", default="keep-down-but-last-2,keep-down,all", help=f"int8 schemes, of {list(SCHEMES)}")
     p.add_argument("--faq", action="store_true", help="also the Debian FAQ (apt-get download debian-faq, cached in .cache)")
     p.add_argument("--time", action="store_true", help="time fp32 and the int8 schemes instead (run under flock -x)")
     p.add_argument("--queries", type=int, default=None, help="the first N held-out queries only (default: all)")
