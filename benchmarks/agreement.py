@@ -10,8 +10,8 @@ made here from the fused fp32 graph (what a plain fp32 load runs): each int8 sch
 fp16. Agreement: the held-out set of models/manpages.py (100 queries x 30 candidates, pages never
 trained on) and with ``--faq`` the Debian FAQ; per variant MRR@10, top-10 overlap, Spearman and
 the largest score difference against fp32, TF-IDF's MRR@10 beside. ``--time`` instead times fp32
-and each int8 scheme on the first queries, rounds alternating, one process: run it alone under
-``flock -x /work/cpu.lock`` (a few minutes), the agreement part under ``flock -s``.
+and each int8 scheme on the first queries, paired query by query (see ``timing``), one process:
+run it alone (``flock -x /work/cpu.lock``, a few minutes), the agreement part under ``flock -s``.
 """
 
 from __future__ import annotations
@@ -161,21 +161,38 @@ def agreement(model: Path, work: Path, sets: dict[str, list[manpages.Query]], sc
 
 
 def timing(model: Path, work: Path, queries: list[manpages.Query], schemes: list[str], threads: int, rounds: int) -> dict:
-    """Seconds per variant (median of rounds, the variants' order rotating), fp32 = 1."""
-    found = {n: v for n, v in variants(model, work, schemes, fp16=False).items()}
+    """Speed against fp32 (the fused graph), paired: each round runs every query on every
+    variant, the variants' order rotating, and a variant's ratio for that query and round is
+    fp32's seconds over its own; the median and quartiles over all of them are reported (this
+    VM drifts by 20-30% from minute to minute, a ratio taken seconds apart does not)."""
+    found = variants(model, work, schemes, fp16=False)
     rankers = {n: Reranker(d, precision=p, threads=threads, token_cache_bytes=0) for n, (d, p) in found.items()}
     for rr in rankers.values():
-        scores(rr, queries[:1])  # warm-up
-    times: dict[str, list[float]] = {n: [] for n in rankers}
+        scores(rr, queries[:2])  # warm-up
     names = list(rankers)
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
     for r in range(rounds):
-        for n in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            scores(rankers[n], queries)
-            times[n].append(time.perf_counter() - start)
-    pairs = sum(len(q.candidates) for q in queries)
-    med = {n: float(np.median(t)) for n, t in times.items()}
-    return {n: {"pairs_per_s": pairs / med[n], "x_fp32": med["fp32"] / med[n], "round_seconds": times[n]} for n in names}
+        for i, q in enumerate(queries):
+            turn = (r * len(queries) + i) % len(names)
+            took = {}
+            for n in names[turn:] + names[:turn]:
+                time.sleep(0.05)  # the previous session's threads stop spinning before the clock starts
+                start = time.perf_counter()
+                scores(rankers[n], [q])
+                took[n] = time.perf_counter() - start
+            for n in names:
+                ratios[n].append(took["fp32"] / took[n])
+                seconds[n] += took[n]
+    pairs = rounds * sum(len(q.candidates) for q in queries)
+    return {
+        n: {
+            "pairs_per_s": pairs / seconds[n],
+            "x_fp32": float(np.median(ratios[n])),
+            "x_fp32_quartiles": [float(np.percentile(ratios[n], 25)), float(np.percentile(ratios[n], 75))],
+        }
+        for n in names
+    }
 
 
 def markdown(model: Path, results: dict) -> str:
@@ -197,9 +214,10 @@ def markdown(model: Path, results: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     t = results.get("timing")
     if t:
-        lines += ["", "| variant | pairs/s | x fp32 | seconds by round |", "| --- | ---: | ---: | --- |"]
+        lines += ["", "| variant | pairs/s | x fp32 (median of paired ratios) | quartiles |", "| --- | ---: | ---: | --- |"]
         for name, r in t.items():
-            lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {r['x_fp32']:.2f} | {', '.join(f'{x:.2f}' for x in r['round_seconds'])} |")
+            lo, hi = r["x_fp32_quartiles"]
+            lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {r['x_fp32']:.2f} | {lo:.2f}-{hi:.2f} |")
     return "\n".join(lines) + "\n"
 
 

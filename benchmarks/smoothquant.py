@@ -16,7 +16,8 @@ Measured (``python benchmarks/agreement.py MODEL --schemes all,smooth-down``: th
 smoothed with alpha 0.5, calibrated on the probe set, then everything quantised) it makes int8
 agree *less*: top-10 overlap with fp32 0.922 against 0.935 without it on the man-page model, 0.883
 against 0.900 on the random head (alpha 0.8, or man-page calibration text: 0.91-0.92 on 50
-queries). Their outliers are tokens more than channels, which a per-channel scale cannot move.
+queries). A likely reason, not measured: the outliers are in a few tokens more than in a few
+channels, and a per-channel scale cannot move those.
 The export does not use it; it stays here so that the claim can be measured again.
 """
 

@@ -42,7 +42,8 @@ DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 # What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
 # token costs as much as a real one and a call little, so batches pad only where lengths are
 # close: MiniLM-L6 on 2 threads, a call 2.0 ms and a token 0.115 ms (a call = 17.7 tokens),
-# fitted by benchmarks/profile_fp32.py; 16 beat 64 by 1.03x (short) and 1.05x (mixed workload).
+# fitted by benchmarks/profile_fp32.py. Replayed in one session 16 beat 64 by 1.03x (short) and
+# 1.05x (mixed workload); across processes (fastrerank bench) the two did not separate (1.00x, 0.98x).
 # On a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
 DEFAULT_BATCH_OVERHEAD = {"cpu": 16, "cuda": -1}
 

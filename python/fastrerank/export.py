@@ -34,9 +34,9 @@ FP32_TOLERANCE = 1e-4
 # int8 quantises the feed-forward down-projections of the last this many layers only, the others
 # stay fp32: one scale per tensor for their inputs (GELU outputs, a few tokens far out) costs the
 # most agreement. On the man-page MiniLM-L6 (benchmarks/agreement.py, 100 held-out queries, one
-# run): all down-projections fp32 1.45x fp32's speed, top-10 overlap 0.952; the last two
-# quantised 1.58x, 0.952 (MRR@10 0.669, fp32 0.685); the last one 1.50x, 0.953; all of them
-# 1.92x, 0.93 (50 queries). No one layer stood out as insensitive on both models measured.
+# run, speeds paired with `--time`): all down-projections fp32 1.41x fp32's speed, top-10 overlap
+# 0.952; the last two quantised 1.58x, 0.952 (MRR@10 0.669, fp32 0.685); the last one 1.45x,
+# 0.953; all of them 1.90x, 0.935. No one layer stood out as insensitive on both models measured.
 INT8_DOWN_LAYERS = 2
 MANIFEST = "fastrerank-export.json"
 # Node types the transformer optimizer fuses a BERT-like graph into.
