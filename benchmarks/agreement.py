@@ -10,8 +10,8 @@ made here from the fused fp32 graph (what a plain fp32 load runs): each int8 sch
 fp16. Agreement: the held-out set of models/manpages.py (100 queries x 30 candidates, pages never
 trained on) and with ``--faq`` the Debian FAQ; per variant MRR@10, top-10 overlap, Spearman and
 the largest score difference against fp32, TF-IDF's MRR@10 beside. ``--time`` instead times fp32
-and each int8 scheme on the first queries, rounds alternating, one process: run it alone under
-``flock -x /work/cpu.lock`` (a few minutes), the agreement part under ``flock -s``.
+and each int8 scheme on the first queries, paired query by query (see ``timing``), one process:
+run it alone (``flock -x /work/cpu.lock``, a few minutes), the agreement part under ``flock -s``.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import manpages  # noqa: E402
 
+import smoothquant  # noqa: E402
 from fastrerank import Reranker, fusion  # noqa: E402
 from fastrerank.cpu import has_vnni  # noqa: E402
-from fastrerank.export import convert_fp16, ffn_output_matmuls, quantize_int8, spearman, top_k_overlap  # noqa: E402
+from fastrerank.export import convert_fp16, ffn_output_matmuls, head_matmuls, quantize_int8, spearman, top_k_overlap  # noqa: E402
 
 
 def layer_nodes(model: Path) -> dict[str, list[str]]:
@@ -43,12 +45,12 @@ def layer_nodes(model: Path) -> dict[str, list[str]]:
 
     graph = onnx.load(str(model), load_external_data=False).graph
     down = set(ffn_output_matmuls(graph))
-    last_norm = max(i for i, n in enumerate(graph.node) if n.op_type in ("SkipLayerNormalization", "LayerNormalization"))
-    kinds: dict[str, list[str]] = {"qkv": [], "out": [], "up": [], "down": [], "head": []}
-    for i, n in enumerate(graph.node):
-        if i > last_norm and n.op_type in ("MatMul", "Gemm"):
-            kinds["head"].append(n.name)
-        elif n.op_type == "Attention":
+    head = head_matmuls(graph)
+    kinds: dict[str, list[str]] = {"qkv": [], "out": [], "up": [], "down": [], "head": head}
+    for n in graph.node:
+        if n.name in head:
+            continue
+        if n.op_type == "Attention":
             kinds["qkv"].append(n.name)
         elif n.op_type == "MatMul":
             kinds["down" if n.name in down else "out" if "attention" in n.name.lower() else "up"].append(n.name)
@@ -61,7 +63,28 @@ SCHEMES: dict[str, Callable[[dict[str, list[str]]], list[str]]] = {
     "keep-down": lambda k: k["head"] + k["down"],
     "keep-down+last-up": lambda k: k["head"] + k["down"] + k["up"][-2:],
     "keep-last-2-layers": lambda k: k["head"] + [n for kind in ("qkv", "out", "up", "down") for n in k[kind][-2:]],
+    "keep-down-but-last": lambda k: k["head"] + k["down"][:-1],
+    "keep-down-but-last-2": lambda k: k["head"] + k["down"][:-2],  # the export's (INT8_DOWN_LAYERS = 2)
+    # SmoothQuant (benchmarks/smoothquant.py, calibrated on the probe set) on the down-projections'
+    # inputs, then everything quantised: the same keep list as "all", from the smoothed graph
+    "smooth-down": lambda k: k["head"],
 }
+SMOOTHED = {"smooth-down": ("down",)}  # scheme -> the kinds of nodes whose inputs are smoothed first
+
+
+def probe_batches(model: Path) -> list[dict[str, np.ndarray]]:
+    """The model's feeds for the built-in probe set (each query against every probe document)."""
+    from fastrerank import probes
+    from fastrerank.bench.systems import one_window_rows
+
+    rr = Reranker(model, token_cache_bytes=0)
+    out = []
+    for query in probes.QUERIES:
+        plan = one_window_rows(rr, query, list(probes.DOCUMENTS), 4096)
+        for b in range(len(plan)):
+            ids, mask, types, _ = plan.batch(b)
+            out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+    return out
 
 
 def variants(model: Path, work: Path, schemes: list[str], fp16: bool) -> dict[str, tuple[Path, str]]:
@@ -76,7 +99,11 @@ def variants(model: Path, work: Path, schemes: list[str], fp16: bool) -> dict[st
         for name in ("tokenizer.json", "config.json", "model.onnx"):
             shutil.copyfile(model / name, d / name)
         if not (d / "model_int8.onnx").is_file():
-            quantize_int8(fused, d / "model_int8.onnx", reduce_range=not has_vnni(), keep=SCHEMES[scheme](kinds))
+            src = fused
+            if scheme in SMOOTHED:
+                src = d / "smoothed.onnx"
+                smoothquant.smooth(fused, src, [n for kind in SMOOTHED[scheme] for n in kinds[kind]], probe_batches(model))
+            quantize_int8(src, d / "model_int8.onnx", reduce_range=not has_vnni(), keep=SCHEMES[scheme](kinds))
         out[f"int8 {scheme}"] = (d, "int8")
     if fp16:
         d = work / "fp16"
@@ -134,21 +161,38 @@ def agreement(model: Path, work: Path, sets: dict[str, list[manpages.Query]], sc
 
 
 def timing(model: Path, work: Path, queries: list[manpages.Query], schemes: list[str], threads: int, rounds: int) -> dict:
-    """Seconds per variant (median of rounds, the variants' order rotating), fp32 = 1."""
-    found = {n: v for n, v in variants(model, work, schemes, fp16=False).items()}
+    """Speed against fp32 (the fused graph), paired: each round runs every query on every
+    variant, the variants' order rotating, and a variant's ratio for that query and round is
+    fp32's seconds over its own; the median and quartiles over all of them are reported (this
+    VM drifts by 20-30% from minute to minute, a ratio taken seconds apart does not)."""
+    found = variants(model, work, schemes, fp16=False)
     rankers = {n: Reranker(d, precision=p, threads=threads, token_cache_bytes=0) for n, (d, p) in found.items()}
     for rr in rankers.values():
-        scores(rr, queries[:1])  # warm-up
-    times: dict[str, list[float]] = {n: [] for n in rankers}
+        scores(rr, queries[:2])  # warm-up
     names = list(rankers)
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
     for r in range(rounds):
-        for n in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            scores(rankers[n], queries)
-            times[n].append(time.perf_counter() - start)
-    pairs = sum(len(q.candidates) for q in queries)
-    med = {n: float(np.median(t)) for n, t in times.items()}
-    return {n: {"pairs_per_s": pairs / med[n], "x_fp32": med["fp32"] / med[n], "round_seconds": times[n]} for n in names}
+        for i, q in enumerate(queries):
+            turn = (r * len(queries) + i) % len(names)
+            took = {}
+            for n in names[turn:] + names[:turn]:
+                time.sleep(0.05)  # the previous session's threads stop spinning before the clock starts
+                start = time.perf_counter()
+                scores(rankers[n], [q])
+                took[n] = time.perf_counter() - start
+            for n in names:
+                ratios[n].append(took["fp32"] / took[n])
+                seconds[n] += took[n]
+    pairs = rounds * sum(len(q.candidates) for q in queries)
+    return {
+        n: {
+            "pairs_per_s": pairs / seconds[n],
+            "x_fp32": float(np.median(ratios[n])),
+            "x_fp32_quartiles": [float(np.percentile(ratios[n], 25)), float(np.percentile(ratios[n], 75))],
+        }
+        for n in names
+    }
 
 
 def markdown(model: Path, results: dict) -> str:
@@ -170,16 +214,17 @@ def markdown(model: Path, results: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     t = results.get("timing")
     if t:
-        lines += ["", "| variant | pairs/s | x fp32 | seconds by round |", "| --- | ---: | ---: | --- |"]
+        lines += ["", "| variant | pairs/s | x fp32 (median of paired ratios) | quartiles |", "| --- | ---: | ---: | --- |"]
         for name, r in t.items():
-            lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {r['x_fp32']:.2f} | {', '.join(f'{x:.2f}' for x in r['round_seconds'])} |")
+            lo, hi = r["x_fp32_quartiles"]
+            lines.append(f"| {name} | {r['pairs_per_s']:.1f} | {r['x_fp32']:.2f} | {lo:.2f}-{hi:.2f} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", type=Path)
-    p.add_argument("--schemes", default="keep-down,all,keep-down+last-up", help=f"int8 schemes, of {list(SCHEMES)}")
+    p.add_argument("--schemes", default="keep-down-but-last-2,keep-down,all", help=f"int8 schemes, of {list(SCHEMES)}")
     p.add_argument("--faq", action="store_true", help="also the Debian FAQ (apt-get download debian-faq, cached in .cache)")
     p.add_argument("--time", action="store_true", help="time fp32 and the int8 schemes instead (run under flock -x)")
     p.add_argument("--queries", type=int, default=None, help="the first N held-out queries only (default: all)")

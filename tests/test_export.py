@@ -58,17 +58,37 @@ def test_agreement_measures():
     assert export.top_k_overlap(np.zeros(3), np.zeros(3), k=10) == 1.0  # ties: lower index, k past the list
 
 
-def test_int8_keeps_embeddings_and_ffn_outputs_in_fp32(exported_bert):
+def test_int8_keeps_embeddings_head_and_early_ffn_outputs_in_fp32(exported_bert):
     import onnx
 
     out, manifest = exported_bert
-    kept = manifest["int8"]["kept_fp32"]
-    assert kept[0] == "embeddings" and len(kept) == 1 + 2  # one FFN down-projection per layer
+    fp32 = onnx.load(str(out / "model.onnx")).graph  # the fused graph (optimize=True)
+    down, head = export.ffn_output_matmuls(fp32), export.head_matmuls(fp32)
+    early = down[: max(0, len(down) - export.INT8_DOWN_LAYERS)]
+    assert len(down) == 2 and head  # one FFN down-projection per layer; pooler and classifier
+    assert manifest["int8"]["kept_fp32"] == ["embeddings", *early, *head]
     int8 = onnx.load(str(out / "model_int8.onnx")).graph
     ops = {n.name: n.op_type for n in int8.node}
-    assert all(ops.get(name) == "MatMul" for name in kept[1:])  # still float MatMuls
+    assert all(ops.get(name) == "MatMul" for name in early)  # still float MatMuls
+    assert not any(ops.get(name) == "MatMul" for name in down[len(early) :])  # the last layers' are quantised
     assert any(t in ops.values() for t in ("MatMulInteger", "QAttention", "DynamicQuantizeMatMul"))
     assert "EmbedLayerNormalization" in ops.values() and "QEmbedLayerNormalization" not in ops.values()
+    # the head (pooler, classifier) stays float: nothing quantised after the last layer norm
+    last_norm = max(i for i, n in enumerate(int8.node) if "LayerNormalization" in n.op_type)
+    assert not {n.op_type for n in int8.node[last_norm + 1 :]} & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
+
+
+def test_int8_down_layers_count_from_the_last_layer(exported_bert, tmp_path, monkeypatch):
+    import onnx
+
+    out, _ = exported_bert
+    down = export.ffn_output_matmuls(onnx.load(str(out / "model.onnx")).graph)
+    monkeypatch.setattr(export, "INT8_DOWN_LAYERS", 1)
+    kept = export.quantize_int8(out / "model.onnx", tmp_path / "one.onnx", reduce_range=False)
+    assert [n for n in kept if n in down] == down[:1]
+    monkeypatch.setattr(export, "INT8_DOWN_LAYERS", 0)
+    kept = export.quantize_int8(out / "model.onnx", tmp_path / "none.onnx", reduce_range=False)
+    assert [n for n in kept if n in down] == down
 
 
 def test_int8_is_quantised_from_the_fused_graph_without_optimize(tiny_models, tmp_path):

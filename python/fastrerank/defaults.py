@@ -31,8 +31,9 @@ DEFAULT_SPAN_TOKENS = 64
 DEFAULT_DEVICE = "cpu"
 DEFAULT_PRECISION = "fp32"
 DEFAULT_NORMALIZE = "auto"
-# fp32 on CPU runs the model file as it is; fuse=True runs its fused copy (fastrerank.fusion):
-# opt-in, because no run measured a gain (0.99-1.04x unfused on the mixed workload) and it needs onnx.
+# fp32 on CPU runs the model file as it is; fuse=True runs its fused copy (fastrerank.fusion).
+# Opt-in: the fused graph wins on long rows and loses on short ones (MiniLM-L6, 2 threads, one
+# `fastrerank bench --compare` run each: mixed workload 1.045x unfused, short 0.94x), and it needs onnx.
 DEFAULT_FUSE = False
 
 # Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than
@@ -40,8 +41,11 @@ DEFAULT_FUSE = False
 DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 # What one more model call costs, in padded tokens (see _core.cut_batches). On CPU a padded
 # token costs as much as a real one and a call little, so batches pad only where lengths are
-# close; on a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
-DEFAULT_BATCH_OVERHEAD = {"cpu": 64, "cuda": -1}
+# close: MiniLM-L6 on 2 threads, a call 2.0 ms and a token 0.115 ms (a call = 17.7 tokens),
+# fitted by benchmarks/profile_fp32.py. Replayed in one session 16 beat 64 by 1.03x (short) and
+# 1.05x (mixed workload); across processes (fastrerank bench) the two did not separate (1.00x, 0.98x).
+# On a GPU extra rows are nearly free and calls are not: fill every batch (greedy, -1).
+DEFAULT_BATCH_OVERHEAD = {"cpu": 16, "cuda": -1}
 
 # Memory for the token ids of documents seen before (they come back query after query).
 DEFAULT_TOKEN_CACHE_BYTES = 64 << 20

@@ -38,15 +38,25 @@ def _sigmoid(x: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64).reshape(-1)))
 
 
-def _fastrerank(precision: str, subdir: str = "", fuse: bool | None = None) -> Callable[[Path, int, Path], Ranker]:
-    """fastrerank on the model (or workdir/SUBDIR); ``fuse`` None: the Reranker's default."""
+def _fastrerank(
+    precision: str, subdir: str = "", fuse: bool | None = None, batch_overhead: int | None = None
+) -> Callable[[Path, int, Path], Ranker]:
+    """fastrerank on the model (or workdir/SUBDIR); ``fuse`` and ``batch_overhead`` None: the
+    Reranker's defaults."""
 
     def load(model: Path, threads: int, workdir: Path) -> Ranker:
         from fastrerank import Reranker
 
         # no token cache: the timed rounds repeat the workload, and the peers tokenize every time
         fusing = DEFAULT_FUSE if fuse is None else fuse
-        rr = Reranker(workdir / subdir if subdir else model, precision=precision, threads=threads, token_cache_bytes=0, fuse=fusing)
+        rr = Reranker(
+            workdir / subdir if subdir else model,
+            precision=precision,
+            threads=threads,
+            token_cache_bytes=0,
+            fuse=fusing,
+            batch_overhead=batch_overhead,
+        )
 
         def rank(query: str, docs: list[str]) -> np.ndarray:
             scores = np.empty(len(docs))
@@ -218,6 +228,8 @@ SYSTEMS: dict[str, Callable[[Path, int, Path], Ranker]] = {
     "fastrerank fp32 fused": _fastrerank("fp32", fuse=True),
     "fastrerank fp32 unfused": _fastrerank("fp32", fuse=False),
     "fastrerank int8": _fastrerank("int8", "fused"),
+    # the CPU call cost before benchmarks/profile_fp32.py measured it (64 padded tokens; now 16)
+    "fastrerank fp32 overhead 64": _fastrerank("fp32", batch_overhead=64),
     "sentence-transformers": _sentence_transformers,
     "fastembed": _fastembed,
     "flashrank": _flashrank,
