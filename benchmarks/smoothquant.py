@@ -57,7 +57,7 @@ def input_absmax(model: Path, tensors: Sequence[str], batches: Iterable[dict[str
         for t, v in zip(tensors, values):
             v = np.abs(v.reshape(-1, v.shape[-1])[real]).max(axis=0)
             out[t] = np.maximum(out[t], v) if t in out else v
-    if len(out) != len(tensors):
+    if len(out) != len(set(tensors)):
         raise ValueError("input_absmax needs at least one calibration batch")
     return out
 
@@ -77,6 +77,9 @@ def smooth(src: Path, dst: Path, nodes: Sequence[str], batches: Iterable[dict[st
     for n in targets:
         if len(n.input) < 2 or n.input[1] not in weights:
             raise ValueError(f"{n.name} ({n.op_type}) has no constant weight to scale")
+    shared = [w for w in {n.input[1] for n in targets} if sum(w in n.input for n in graph.node) > 1]
+    if shared:
+        raise ValueError(f"weights {shared} feed several nodes: scaling one node's would change the others")
     absmax = input_absmax(src, [n.input[0] for n in targets], batches)
     inserted: dict[str, onnx.NodeProto] = {}
     for n in targets:

@@ -64,13 +64,15 @@ def test_int8_keeps_embeddings_head_and_early_ffn_outputs_in_fp32(exported_bert)
     out, manifest = exported_bert
     fp32 = onnx.load(str(out / "model.onnx")).graph  # the fused graph (optimize=True)
     down, head = export.ffn_output_matmuls(fp32), export.head_matmuls(fp32)
-    early = down[: max(0, len(down) - export.INT8_DOWN_LAYERS)]
-    assert len(down) == 2 and head  # one FFN down-projection per layer; pooler and classifier
+    assert len(down) == 2 and len(head) == 4  # one FFN down-projection per layer; pooler and classifier Gemms, two names each
+    quantised = manifest["int8"]["quantised_down_projections"]
+    assert quantised == ([] if manifest["int8"]["reduce_range"] else down[-export.INT8_DOWN_LAYERS :])
+    early = [n for n in down if n not in quantised]
     assert manifest["int8"]["kept_fp32"] == ["embeddings", *early, *head]
     int8 = onnx.load(str(out / "model_int8.onnx")).graph
     ops = {n.name: n.op_type for n in int8.node}
     assert all(ops.get(name) == "MatMul" for name in early)  # still float MatMuls
-    assert not any(ops.get(name) == "MatMul" for name in down[len(early) :])  # the last layers' are quantised
+    assert not any(ops.get(name) == "MatMul" for name in quantised)  # quantised: the float node is gone
     assert any(t in ops.values() for t in ("MatMulInteger", "QAttention", "DynamicQuantizeMatMul"))
     assert "EmbedLayerNormalization" in ops.values() and "QEmbedLayerNormalization" not in ops.values()
     # the head (pooler, classifier) stays float: nothing quantised after the last layer norm
@@ -83,12 +85,20 @@ def test_int8_down_layers_count_from_the_last_layer(exported_bert, tmp_path, mon
 
     out, _ = exported_bert
     down = export.ffn_output_matmuls(onnx.load(str(out / "model.onnx")).graph)
+
+    def float_matmuls(path):
+        return {n.name for n in onnx.load(str(path)).graph.node if n.op_type == "MatMul"} & set(down)
+
     monkeypatch.setattr(export, "INT8_DOWN_LAYERS", 1)
     kept = export.quantize_int8(out / "model.onnx", tmp_path / "one.onnx", reduce_range=False)
-    assert [n for n in kept if n in down] == down[:1]
+    assert [n for n in kept if n in down] == down[:1] and float_matmuls(tmp_path / "one.onnx") == {down[0]}
+    export.quantize_int8(out / "model.onnx", tmp_path / "seven-bit.onnx", reduce_range=True)
+    assert float_matmuls(tmp_path / "seven-bit.onnx") == set(down)  # measured on VNNI only: all fp32 without it
     monkeypatch.setattr(export, "INT8_DOWN_LAYERS", 0)
-    kept = export.quantize_int8(out / "model.onnx", tmp_path / "none.onnx", reduce_range=False)
-    assert [n for n in kept if n in down] == down
+    export.quantize_int8(out / "model.onnx", tmp_path / "none.onnx", reduce_range=False)
+    assert float_matmuls(tmp_path / "none.onnx") == set(down)
+    with pytest.raises(TypeError, match="sequence of node names"):
+        export.quantize_int8(out / "model.onnx", tmp_path / "x.onnx", reduce_range=False, keep=down[0])
 
 
 def test_int8_is_quantised_from_the_fused_graph_without_optimize(tiny_models, tmp_path):

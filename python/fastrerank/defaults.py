@@ -32,8 +32,8 @@ DEFAULT_DEVICE = "cpu"
 DEFAULT_PRECISION = "fp32"
 DEFAULT_NORMALIZE = "auto"
 # fp32 on CPU runs the model file as it is; fuse=True runs its fused copy (fastrerank.fusion).
-# Opt-in: the fused graph wins on long rows and loses on short ones (MiniLM-L6, 2 threads, one
-# `fastrerank bench --compare` run each: mixed workload 1.045x unfused, short 0.94x), and it needs onnx.
+# Opt-in: the fused graph wins on long rows and loses on short ones (MiniLM-L6, 2 threads, two
+# `fastrerank bench --compare` runs: mixed workload 1.045-1.06x unfused, short 0.94-0.98x), and it needs onnx.
 DEFAULT_FUSE = False
 
 # Padded tokens per model call. On CPU, with length-sorted rows, small batches are faster than

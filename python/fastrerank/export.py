@@ -37,6 +37,9 @@ FP32_TOLERANCE = 1e-4
 # run, speeds paired with `--time`): all down-projections fp32 1.41x fp32's speed, top-10 overlap
 # 0.952; the last two quantised 1.58x, 0.952 (MRR@10 0.669, fp32 0.685); the last one 1.45x,
 # 0.953; all of them 1.90x, 0.935. No one layer stood out as insensitive on both models measured.
+# Measured on AVX-512 VNNI only: with reduce_range (CPUs without VNNI, 7-bit weights) every
+# down-projection stays fp32, the scheme measured there before (an AVX2 EPYC: quantising them
+# cost top-10 overlap 0.90 -> 0.83).
 INT8_DOWN_LAYERS = 2
 MANIFEST = "fastrerank-export.json"
 # Node types the transformer optimizer fuses a BERT-like graph into.
@@ -177,6 +180,8 @@ def head_matmuls(graph) -> list[str]:  # type: ignore[no-untyped-def]
     norms = [i for i, n in enumerate(graph.node) if n.op_type in ("LayerNormalization", "SkipLayerNormalization")]
     names = []
     for n in graph.node[norms[-1] + 1 :] if norms else []:
+        if not n.name:  # nodes_to_exclude matches by name: "" would match every unnamed node
+            continue
         if n.op_type == "MatMul":
             names.append(n.name)
         elif n.op_type == "Gemm":
@@ -184,20 +189,39 @@ def head_matmuls(graph) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
+def quantised_down_projections(graph, reduce_range: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    """The feed-forward down-projections the default int8 scheme quantises: those of the last
+    INT8_DOWN_LAYERS encoder layers (none with ``reduce_range``)."""
+    head = set(head_matmuls(graph))
+    down = [n for n in ffn_output_matmuls(graph) if n not in head]  # in graph order: layer by layer
+    layers = 0 if reduce_range else min(INT8_DOWN_LAYERS, len(down))
+    return down[len(down) - layers :] if layers else []
+
+
+def onnx_graph(path: Path):  # type: ignore[no-untyped-def]
+    """The graph of an ONNX file, without its external weights."""
+    import onnx
+
+    return onnx.load(str(path), load_external_data=False).graph
+
+
 def quantize_int8(src: Path, dst: Path, *, reduce_range: bool, keep: Sequence[str] | None = None) -> list[str]:
     """Dynamic int8 quantisation, per channel, of the attention and projection MatMuls.
     ``reduce_range`` (7-bit weights) avoids saturation in the u8 x s8 kernels of CPUs without
     VNNI. The embeddings, the classification head and the feed-forward down-projections of all
-    but the last INT8_DOWN_LAYERS layers stay fp32 (see INT8_DOWN_LAYERS). ``keep``: the MatMul /
+    but the last INT8_DOWN_LAYERS layers stay fp32 (all of them with ``reduce_range``; see
+    INT8_DOWN_LAYERS). ``keep``: the MatMul /
     Attention nodes to leave in fp32 instead (the head stays fp32 always). Returns the nodes
     kept in fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(src), load_external_data=False).graph
+    if isinstance(keep, str):
+        raise TypeError(f"keep must be a sequence of node names, not one str ({keep!r}); pass [{keep!r}]")
+    graph = onnx_graph(src)
     if keep is None:
-        down = ffn_output_matmuls(graph)  # in graph order: layer by layer
-        keep = down[: max(0, len(down) - INT8_DOWN_LAYERS)]
+        quantised = set(quantised_down_projections(graph, reduce_range))
+        keep = [n for n in ffn_output_matmuls(graph) if n not in quantised]
     keep = list(keep) + [name for name in head_matmuls(graph) if name not in keep]
     with _without_preprocessing_advice():
         quantize_dynamic(
@@ -399,12 +423,13 @@ def export(
                 if not optimize:
                     optimize_graph(out / ONNX_FILE["fp32"], config, out=fused)
                 kept = quantize_int8(fused, out / ONNX_FILE["int8"], reduce_range=not has_vnni())
+                quantised = quantised_down_projections(onnx_graph(fused), not has_vnni())
             manifest["int8"] = {
                 "reduce_range": not has_vnni(),
                 "per_channel": True,
                 "method": "dynamic",
                 "from": "fused graph",
-                "quantised_down_projection_layers": INT8_DOWN_LAYERS,  # the last layers'
+                "quantised_down_projections": quantised,  # of the last layers; the others are in kept_fp32
                 "kept_fp32": ["embeddings", *kept],
             }
         if "fp16" in wanted:

@@ -92,11 +92,16 @@ class Worker:
 def prepare_models(model: Path, workdir: Path) -> None:
     """workdir/fused (fused fp32 + int8 from it) and workdir/null (the null graph), rebuilt
     when the source model changes."""
+    import onnxruntime
+
+    from fastrerank import export
     from fastrerank.bench.null_model import build as build_null
     from fastrerank.cpu import has_vnni
     from fastrerank.export import optimize_graph, quantize_int8
 
-    stamp = f"{(model / 'model.onnx').stat().st_size}-{(model / 'model.onnx').stat().st_mtime_ns}"
+    # the source file, and what the derived files depend on: ONNX Runtime, the int8 scheme
+    source = (model / "model.onnx").stat()
+    stamp = f"{source.st_size}-{source.st_mtime_ns}-ort{onnxruntime.__version__}-int8down{export.INT8_DOWN_LAYERS}"
     if (workdir / "stamp").is_file() and (workdir / "stamp").read_text() == stamp:
         return
     shutil.rmtree(workdir, ignore_errors=True)

@@ -15,7 +15,7 @@ __all__ = ["Options", "add_arguments", "options_from"]
 def _all_systems() -> list[str]:
     from fastrerank.bench import systems
 
-    return [*systems.SYSTEMS, *systems.CEILINGS]
+    return [s for s in [*systems.SYSTEMS, *systems.CEILINGS] if s not in systems.EXPLICIT_ONLY]
 
 
 @dataclass
@@ -70,7 +70,7 @@ def options_from(args: argparse.Namespace) -> Options:
     from fastrerank.bench import systems
 
     known = [*systems.SYSTEMS, *systems.CEILINGS]
-    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else known
+    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else _all_systems()
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise ValueError(f"unknown systems {unknown}; choose from {known}")

@@ -237,6 +237,8 @@ SYSTEMS: dict[str, Callable[[Path, int, Path], Ranker]] = {
     "host pipeline (null graph)": _fastrerank("fp32", "null"),
 }
 PEERS = ("sentence-transformers", "fastembed", "flashrank", "onnxruntime loop")
+# rows for a one-off comparison: run when named in --systems, not by default
+EXPLICIT_ONLY = ("fastrerank fp32 overhead 64",)
 # the zero-padding ceilings: plain ONNX Runtime on the model's graph, and on its fused copy
 CEILINGS: dict[str, Callable[[Path, int, Path], Ceiling]] = {
     "ceiling": Ceiling,

@@ -31,7 +31,7 @@ def _bench(args: argparse.Namespace) -> int:
     from fastrerank.bench import compare, systems
 
     if not args.compare and not args.systems:
-        args.systems = ",".join(s for s in [*systems.SYSTEMS, *systems.CEILINGS] if s not in systems.PEERS)
+        args.systems = ",".join(s for s in [*systems.SYSTEMS, *systems.CEILINGS] if s not in (*systems.PEERS, *systems.EXPLICIT_ONLY))
     results = compare.run(options_from(args))
     sys.stdout.write(compare.markdown(results))
     return 0
