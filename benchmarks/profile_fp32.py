@@ -25,12 +25,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fastrerank import Reranker
 from fastrerank.bench.corpus import WORKLOADS
-from fastrerank.bench.systems import one_window_rows
+from fastrerank.bench.systems import exact_length_groups, one_window_rows
 from fastrerank.defaults import DEFAULT_BATCH_OVERHEAD, DEFAULT_BATCH_TOKENS
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -38,43 +39,25 @@ OVERHEADS = (0, 4, 8, 16, 32, 64, 128)
 BUDGETS = (512, 1024, 2048)
 
 
-def workload_rows(rr: Reranker, name: str, queries: int, docs: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Each query's rows (ids, mask, types), unpadded lengths in the mask, as fastrerank builds them."""
+def workload(name: str, queries: int, docs: int) -> list[tuple[str, list[str]]]:
+    """The benchmark's workload ``name``: (query, documents) per query."""
     maker, _ = WORKLOADS[name]
     w = maker(queries, docs)
-    out = []
-    for q, d in zip(w.queries, w.documents):
-        ids, mask, types, _ = one_window_rows(rr, q, d, 1 << 40).batch(0)
-        out.append((ids, mask, types))
-    return out
+    return list(zip(w.queries, w.documents))
 
 
-def plan(rows: tuple[np.ndarray, np.ndarray, np.ndarray], budget: int, overhead: int) -> list[Batch]:
-    """The core's cut of one query's rows (longest first), as padded batches."""
-    from fastrerank import _core
-
-    ids, mask, types = rows
-    lengths = mask.sum(axis=1)
-    order = np.argsort(-lengths, kind="stable")
-    sorted_lengths = np.ascontiguousarray(lengths[order], dtype=np.int32)
-    batches = []
-    for n, length, begin in _core.cut_batches(sorted_lengths, budget, overhead):
-        sel = order[begin : begin + n]
-        batches.append((ids[sel, :length], mask[sel, :length], types[sel, :length]))
-    return batches
+def plan(rr: Reranker, query: str, docs: list[str], budget: int, overhead: int) -> list[Batch]:
+    """fastrerank's own batches of one query (the core's packing and least-cost cut)."""
+    packed = one_window_rows(rr, query, docs, budget, overhead)
+    return [packed.batch(i)[:3] for i in range(len(packed))]
 
 
-def exact_groups(rows: tuple[np.ndarray, np.ndarray, np.ndarray], budget: int) -> list[Batch]:
+def exact_groups(rr: Reranker, query: str, docs: list[str], budget: int) -> list[Batch]:
     """The ceiling's batches: rows of one exact length together, at most ``budget`` tokens."""
-    ids, mask, types = rows
-    lengths = mask.sum(axis=1)
     out = []
-    for length in np.unique(lengths):
-        sel = np.flatnonzero(lengths == length)
-        per = max(1, budget // int(length))
-        for k in range(0, len(sel), per):
-            s = sel[k : k + per]
-            out.append((ids[s, :length], mask[s, :length], types[s, :length]))
+    for ids, mask, types in exact_length_groups(rr, query, docs):
+        per = max(1, budget // ids.shape[1])
+        out += [(ids[k : k + per], mask[k : k + per], types[k : k + per]) for k in range(0, len(ids), per)]
     return out
 
 
@@ -88,7 +71,8 @@ def run(session, batches: list[Batch]) -> float:
 def cost_model(session, rows: tuple[np.ndarray, np.ndarray, np.ndarray], rounds: int) -> dict:
     """Least-squares fit of a batch's seconds to call + token x rows x length + pair x rows x length^2."""
     ids, mask, types = rows
-    shapes = [(r, n) for n in (8, 16, 32, 64, 128, 256) for r in (1, 2, 4, 8, 16, 32) if r * n <= 4096 and r <= len(ids)]
+    rows, width = ids.shape
+    shapes = [(r, n) for n in (8, 16, 32, 64, 128, 256) for r in (1, 2, 4, 8, 16, 32) if r * n <= 4096 and r <= rows and n <= width]
     times: dict[tuple[int, int], list[float]] = {s: [] for s in shapes}
     for k in range(rounds):
         for r, n in shapes[k % len(shapes) :] + shapes[: k % len(shapes)]:
@@ -110,18 +94,25 @@ def cost_model(session, rows: tuple[np.ndarray, np.ndarray, np.ndarray], rounds:
     }
 
 
-def compare_plans(session, queries: list, rounds: int, overheads: tuple[int, ...] = OVERHEADS, budgets: tuple[int, ...] = BUDGETS) -> dict:
+def compare_plans(
+    rr: Reranker,
+    session: Any,  # the Reranker's fastrerank.session.Session
+    queries: list[tuple[str, list[str]]],
+    rounds: int,
+    overheads: tuple[int, ...] = OVERHEADS,
+    budgets: tuple[int, ...] = BUDGETS,
+) -> dict:
     """Each plan's calls, padding and seconds relative to the default plan, paired per round:
     the default budget with each of ``overheads``, each of ``budgets`` with overhead 16 and the
     default, and the ceiling's exact-length groups at the budgets from the default up."""
     default = (DEFAULT_BATCH_TOKENS["cpu"], DEFAULT_BATCH_OVERHEAD["cpu"])
-    plans: dict[str, list[list[Batch]]] = {"default": [plan(q, *default) for q in queries]}
+    plans: dict[str, list[list[Batch]]] = {"default": [plan(rr, q, d, *default) for q, d in queries]}
     for budget in budgets:
         for overhead in overheads:
             if (budget, overhead) != default and (budget == default[0] or overhead in (16, default[1])):
-                plans[f"budget {budget}, overhead {overhead}"] = [plan(q, budget, overhead) for q in queries]
+                plans[f"budget {budget}, overhead {overhead}"] = [plan(rr, q, d, budget, overhead) for q, d in queries]
         if budget >= default[0]:
-            plans[f"ceiling, budget {budget}"] = [exact_groups(q, budget) for q in queries]
+            plans[f"ceiling, budget {budget}"] = [exact_groups(rr, q, d, budget) for q, d in queries]
     names = list(plans)
     for name in names:  # warm-up: every shape once
         for batches in plans[name]:
@@ -135,7 +126,7 @@ def compare_plans(session, queries: list, rounds: int, overheads: tuple[int, ...
             for n in names:
                 ratios[n].append(got["default"] / got[n])
                 seconds[n].append(got[n])
-    real = sum(int(q[1].sum()) for q in queries)
+    real = sum(int(b[1].sum()) for per_query in plans["default"] for b in per_query)  # mask ones: real tokens
     out = {}
     for n in names:
         batches = [b for per_query in plans[n] for b in per_query]
@@ -150,14 +141,12 @@ def compare_plans(session, queries: list, rounds: int, overheads: tuple[int, ...
     return out
 
 
-def host_share(rr: Reranker, name: str, queries: int, docs: int, rounds: int) -> dict:
+def host_share(rr: Reranker, queries: list[tuple[str, list[str]]], rounds: int) -> dict:
     """End-to-end rerank seconds against the seconds inside the model."""
-    maker, _ = WORKLOADS[name]
-    w = maker(queries, docs)
     stats0 = rr.stats()
     start = time.perf_counter()
     for _ in range(rounds):
-        for q, d in zip(w.queries, w.documents):
+        for q, d in queries:
             rr.rerank(q, d, max_windows_per_doc=1)
     total = time.perf_counter() - start
     stats = rr.stats()
@@ -205,19 +194,20 @@ def main() -> None:
     session = rr._session  # the Reranker's own session: the same options as every rerank call
     results: dict = {"model": str(args.model), "session_file": str(rr.session_file), "threads": args.threads}
     specs = [(name, int(q), int(d)) for name, q, d in (s.split(":") for s in args.workloads.split(","))]
-    rows = {name: workload_rows(rr, name, q, d) for name, q, d in specs}
-    every = [r for per in rows.values() for r in per]
-    longest = max(every, key=lambda r: r[0].shape[0] * r[0].shape[1])  # enough rows for every shape
+    loads = {name: workload(name, q, d) for name, q, d in specs}
+    # the query whose rows, padded into one batch, are the biggest: the cost model's shapes are cut from it
+    every = [one_window_rows(rr, q, d, 1 << 40).batch(0)[:3] for pairs in loads.values() for q, d in pairs]
+    longest = max(every, key=lambda rows: rows[0].size)
     if not args.no_cost_model:
         results["cost_model"] = cost_model(session, longest, args.rounds)
         print(json.dumps(results["cost_model"]), file=sys.stderr, flush=True)
     overheads = tuple(int(x) for x in args.overheads.split(","))
     budgets = tuple(int(x) for x in args.budgets.split(","))
     results["workloads"] = {}
-    for name, q, d in specs:
+    for name, pairs in loads.items():
         results["workloads"][name] = {
-            "plans": compare_plans(session, rows[name], args.rounds, overheads, budgets),
-            "host": host_share(rr, name, q, d, 3),
+            "plans": compare_plans(rr, session, pairs, args.rounds, overheads, budgets),
+            "host": host_share(rr, pairs, 3),
         }
         print(name, json.dumps(results["workloads"][name]["host"]), file=sys.stderr, flush=True)
     report = markdown(results)

@@ -82,3 +82,18 @@ def test_compare_runs_and_reports(tiny_models, tmp_path, capsys):
         draw(mock.MagicMock(), results)
     sweep = {"docs": {"10": {}}, "threads": {"1": {}}, "overhead": {}}
     assert len(compare.plot_panels(results | {"sweep": sweep})) == 4
+
+
+def test_one_off_rows_run_only_when_named(tmp_path):
+    import argparse
+
+    from fastrerank.bench import options, systems
+
+    assert systems.EXPLICIT_ONLY and not set(systems.EXPLICIT_ONLY) & set(options.default_systems())
+    assert set(options.default_systems()) | set(systems.EXPLICIT_ONLY) == {*systems.SYSTEMS, *systems.CEILINGS}
+    (tmp_path / "model.onnx").write_bytes(b"")
+    p = argparse.ArgumentParser()
+    options.add_arguments(p)
+    named = options.options_from(p.parse_args(["--model", str(tmp_path), "--systems", systems.EXPLICIT_ONLY[0]]))
+    assert named.systems == [systems.EXPLICIT_ONLY[0]]
+    assert options.options_from(p.parse_args(["--model", str(tmp_path)])).systems == options.default_systems()

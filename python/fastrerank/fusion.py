@@ -43,10 +43,9 @@ def fused_cache_dir() -> Path:
 def is_fused(model: Path) -> bool:
     """Whether ``model`` has fused transformer nodes already (e.g. ``export --optimize``).
     Reads the graph without its weights."""
-    import onnx
+    from fastrerank.export import onnx_graph
 
-    graph = onnx.load(str(model), load_external_data=False).graph
-    return any(node.op_type in FUSED_OPS for node in graph.node)
+    return any(node.op_type in FUSED_OPS for node in onnx_graph(model).node)
 
 
 def _sha256(model: Path, cache: Path) -> str:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from fastrerank.bench.corpus import WORKLOADS
 
-__all__ = ["Options", "add_arguments", "options_from"]
+__all__ = ["Options", "add_arguments", "default_systems", "options_from"]
 
 
-def _all_systems() -> list[str]:
+def default_systems() -> list[str]:
+    """The systems a run measures when none are named: all but the one-off rows."""
     from fastrerank.bench import systems
 
     return [s for s in [*systems.SYSTEMS, *systems.CEILINGS] if s not in systems.EXPLICIT_ONLY]
@@ -30,7 +31,7 @@ class Options:
     workdir: Path = Path(".cache/bench")
     out: Path = Path("bench-results")
     peer_python: str | None = None
-    systems: list[str] = field(default_factory=_all_systems)
+    systems: list[str] = field(default_factory=default_systems)
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
     sweep: bool = True
     memory_calls: int = 2000
@@ -70,7 +71,7 @@ def options_from(args: argparse.Namespace) -> Options:
     from fastrerank.bench import systems
 
     known = [*systems.SYSTEMS, *systems.CEILINGS]
-    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else _all_systems()
+    chosen = [s.strip() for s in args.systems.split(",")] if args.systems else default_systems()
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise ValueError(f"unknown systems {unknown}; choose from {known}")

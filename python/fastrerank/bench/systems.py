@@ -22,7 +22,7 @@ import numpy as np
 from fastrerank.defaults import DEFAULT_FUSE
 from fastrerank.models import MODEL_FILES, TOKENIZER_FILES
 
-__all__ = ["FLOPS", "SYSTEMS", "Ranker", "encoder_shape", "one_window_rows"]
+__all__ = ["FLOPS", "SYSTEMS", "Ranker", "encoder_shape", "exact_length_groups", "one_window_rows"]
 
 Ranker = Callable[[str, list[str]], np.ndarray]
 
@@ -171,6 +171,19 @@ def one_window_rows(rr: Any, query: str, docs: list[str], max_batch_tokens: int,
     return pack([request], rr.template, max_length=rr.max_length, max_batch_tokens=max_batch_tokens, batch_overhead=batch_overhead)
 
 
+def exact_length_groups(rr: Any, query: str, docs: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """fastrerank's rows of ``query`` against ``docs`` (one window each), grouped by exact
+    length, unpadded: (input_ids, attention_mask, token_type_ids) per length."""
+    ids, mask, types, _ = one_window_rows(rr, query, docs, 1 << 40).batch(0)  # one batch: every row
+    assert types is not None  # packed with token type ids (the default)
+    lengths = mask.sum(axis=1)
+    groups = []
+    for length in np.unique(lengths):
+        sel = lengths == length
+        groups.append((ids[sel, :length], mask[sel, :length], types[sel, :length]))
+    return groups
+
+
 def FLOPS(length: int, layers: int = 6, hidden: int = 384, intermediate: int = 1536) -> float:  # noqa: N802
     """Multiply-adds x 2 of one pair of ``length`` real tokens through a BERT-shaped encoder:
     per layer 8*L*H^2 (Q, K, V, output projections) + 4*L*H*I (feed-forward) + 4*L^2*H
@@ -201,15 +214,7 @@ class Ceiling:
         self.names = {i.name for i in self.session.get_inputs()}
 
     def rows(self, query: str, docs: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        packed = one_window_rows(self.rr, query, docs, 1 << 40)  # one batch: every row
-        ids, mask, types, _ = packed.batch(0)
-        assert types is not None  # packed with token type ids (the default)
-        lengths = mask.sum(axis=1)
-        groups = []
-        for length in np.unique(lengths):
-            sel = lengths == length
-            groups.append((ids[sel, :length], mask[sel, :length], types[sel, :length]))
-        return groups
+        return exact_length_groups(self.rr, query, docs)
 
     def run(self, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], budget: int) -> float:
         start = time.perf_counter()

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from fastrerank.bench.options import add_arguments, options_from
+from fastrerank.bench.options import add_arguments, default_systems, options_from
 
 __all__ = ["register"]
 
@@ -31,7 +31,7 @@ def _bench(args: argparse.Namespace) -> int:
     from fastrerank.bench import compare, systems
 
     if not args.compare and not args.systems:
-        args.systems = ",".join(s for s in [*systems.SYSTEMS, *systems.CEILINGS] if s not in (*systems.PEERS, *systems.EXPLICIT_ONLY))
+        args.systems = ",".join(s for s in default_systems() if s not in systems.PEERS)
     results = compare.run(options_from(args))
     sys.stdout.write(compare.markdown(results))
     return 0
